@@ -1,0 +1,146 @@
+"""Validated sequences -> padded tensors + lengths, a dataset over them, and batches.
+
+Batches are gathered by indexing preloaded tensors (no per-sample ``__getitem__`` and
+collate), and each batch is cut to its own longest sequence, so that a few long
+recordings do not make every batch as long as they are.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset
+
+__all__ = ["SequenceDataset", "BatchIterator", "pad_sequences"]
+
+Batch = tuple[dict[str, torch.Tensor], torch.Tensor | None]
+
+
+@contextmanager
+def _sharing_read_only_memory() -> Iterator[None]:
+    # torch warns that writing to a tensor made from a read-only array is undefined;
+    # the package only ever reads the user's arrays, so sharing their memory is safe.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is not writable.*")
+        yield
+
+
+def pad_sequences(X: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Lay validated sequences out as one zero-padded array and their lengths.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_timesteps, n_features) or list of ndarray
+        Output of :func:`sk_mtgru._validation.check_sequences`.
+
+    Returns
+    -------
+    values : ndarray of shape (n_samples, max_length, n_features)
+        ``X`` itself when it is already a 3-D array (no copy), else a new padded array.
+    lengths : ndarray of shape (n_samples,), dtype int64
+    """
+    if isinstance(X, np.ndarray):
+        return X, np.full(X.shape[0], X.shape[1], dtype=np.int64)
+    lengths = np.array([len(seq) for seq in X], dtype=np.int64)
+    values = np.zeros((len(X), int(lengths.max()), X[0].shape[1]), dtype=X[0].dtype)
+    for i, seq in enumerate(X):
+        values[i, : len(seq)] = seq
+    return values, lengths
+
+
+class SequenceDataset(Dataset):
+    """Padded sequences with their lengths, integer targets and sample weights.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_samples, max_length, n_features)
+        Padded sequences, shared with the caller's memory (never written to).
+    lengths : ndarray of shape (n_samples,)
+    y : ndarray of shape (n_samples, n_tasks) or None
+        Integer class codes per task.
+    sample_weight : ndarray of shape (n_samples,) or None
+    """
+
+    def __init__(
+        self,
+        values: np.ndarray,
+        lengths: np.ndarray,
+        y: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> None:
+        with _sharing_read_only_memory():
+            self.values = torch.from_numpy(values)
+        self.lengths = torch.from_numpy(np.asarray(lengths, dtype=np.int64))
+        self.y = None if y is None else torch.from_numpy(np.asarray(y, np.int64))
+        self.sample_weight = (
+            None
+            if sample_weight is None
+            else torch.from_numpy(np.asarray(sample_weight, dtype=np.float32))
+        )
+
+    def __len__(self) -> int:
+        return int(self.lengths.shape[0])
+
+    def batch(self, index: torch.Tensor) -> Batch:
+        """Gather the samples at ``index``, cut to the longest of them."""
+        lengths = self.lengths[index]
+        max_length = int(lengths.max())
+        x = {"x": self.values[index, :max_length], "lengths": lengths}
+        if self.sample_weight is not None:
+            x["sample_weight"] = self.sample_weight[index]
+        return x, None if self.y is None else self.y[index]
+
+    def __getitem__(self, i: int) -> Batch:
+        x, y = self.batch(torch.tensor([i]))
+        return {key: value[0] for key, value in x.items()}, None if y is None else y[0]
+
+
+class BatchIterator:
+    """Mini-batches of a :class:`SequenceDataset` or a ``Subset`` of one.
+
+    Used as skorch's ``iterator_train`` and ``iterator_valid``: skorch calls it with
+    the dataset and the iterator's parameters. Shuffling draws from torch's global
+    random generator, which the estimator seeds and restores around ``fit``.
+
+    Parameters
+    ----------
+    dataset : SequenceDataset or torch.utils.data.Subset of one
+    batch_size : int
+    shuffle : bool, default=False
+    """
+
+    def __init__(
+        self, dataset: SequenceDataset | Subset, batch_size: int, shuffle: bool = False
+    ) -> None:
+        if isinstance(dataset, Subset):
+            self.indices = torch.as_tensor(
+                np.asarray(dataset.indices), dtype=torch.int64
+            )
+            dataset = dataset.dataset
+        else:
+            self.indices = None
+        if not isinstance(dataset, SequenceDataset):
+            raise TypeError(
+                f"BatchIterator needs a SequenceDataset, got {type(dataset).__name__}."
+            )
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+
+    def __len__(self) -> int:
+        n = len(self.dataset) if self.indices is None else len(self.indices)
+        return math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        index = (
+            torch.arange(len(self.dataset)) if self.indices is None else self.indices
+        )
+        if self.shuffle:
+            index = index[torch.randperm(len(index))]
+        for start in range(0, len(index), self.batch_size):
+            yield self.dataset.batch(index[start : start + self.batch_size])

@@ -1,0 +1,569 @@
+"""MultiTaskGRUClassifier: the scikit-learn estimator around the skorch net."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.dataset import ValidSplit
+
+from ._data import BatchIterator, SequenceDataset, pad_sequences
+from ._module import MultiTaskGRU
+from ._net import MultiTaskNet, task_metric_callbacks
+from ._targets import check_targets, decode_predictions, encode_targets
+from ._validation import (
+    Integral,
+    Interval,
+    Real,
+    StrOptions,
+    check_n_features,
+    check_sample_weight,
+    check_sequences,
+    check_task_weights,
+    n_features_of,
+    validate_params,
+)
+from .metrics import _per_task_accuracy
+
+__all__ = ["MultiTaskGRUClassifier"]
+
+_SOLVERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+}
+# Inference batches hold no activations for backpropagation, so they can be larger
+# than training batches.
+_MIN_PREDICT_BATCH_SIZE = 256
+
+
+@contextmanager
+def _seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch's generators for ``device``; restore their previous state on exit.
+
+    Everything random in a fit -- the weights' initialisation, shuffling, dropout and
+    the validation split -- draws from these generators, so a fit is reproducible and
+    leaves the user's torch random state as it was.
+    """
+    cuda_devices = []
+    if device.type == "cuda":
+        cuda_devices = [
+            device.index if device.index is not None else torch.cuda.current_device()
+        ]
+    with torch.random.fork_rng(devices=cuda_devices):
+        torch.random.default_generator.manual_seed(seed)
+        for index in cuda_devices:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
+        yield
+
+
+class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-task sequence classifier: a shared GRU encoder with one head per task.
+
+    A GRU reads each sequence; its hidden state at the sequence's real end (both
+    directions' when ``bidirectional=True``) is the summary that feeds one linear
+    softmax head per task. Training minimises the weighted sum of the tasks'
+    cross-entropies, ``sum_k task_weights[k] * loss_k``, with skorch's training loop.
+
+    **Axis order.** A 3-D ``X`` is ``(n_samples, n_timesteps, n_features)``: batch
+    first, channels last, as in Keras and ``torch.nn.GRU(batch_first=True)``. aeon and
+    sktime use ``(n_samples, n_channels, n_timepoints)``: transpose their arrays with
+    ``X.transpose(0, 2, 1)`` first. A 2-D ``X`` is ``(n_samples, n_timesteps)``, one
+    univariate sequence per row. A list of ``(n_timesteps_i, n_features)`` arrays
+    holds sequences of different lengths; padding never changes a result.
+
+    Parameters
+    ----------
+    hidden_size : int, default=64
+        Size of the GRU's hidden state.
+    num_layers : int, default=1
+        Number of stacked GRU layers.
+    bidirectional : bool, default=False
+        Whether the GRU also reads each sequence backwards.
+    dropout : float, default=0.0
+        Dropout probability between stacked GRU layers and on the summary fed to the
+        heads.
+    task_weights : None, sequence of float or dict, default=None
+        Weight of each task's loss in the training objective. None weighs all tasks
+        equally; a sequence gives one non-negative weight per task, in the order of
+        ``Y``'s columns; a dict maps task names (see ``task_names_``) to weights, and
+        tasks it leaves out keep weight 1. The weights are not normalised.
+    solver : {'adam', 'adamw', 'sgd'}, default='adam'
+        The torch optimizer.
+    learning_rate_init : float, default=1e-3
+        The optimizer's learning rate.
+    momentum : float, default=0.9
+        Momentum of the 'sgd' solver; ignored by the others.
+    alpha : float, default=0.0
+        Strength of the L2 penalty, passed to the optimizer as ``weight_decay``
+        (decoupled from the gradient with ``solver='adamw'``).
+    batch_size : int, default=64
+        Sequences per training batch. Prediction uses batches of at least 256.
+    max_iter : int, default=50
+        Number of epochs (passes over the training data). The name is
+        ``MLPClassifier``'s, which also counts epochs for its stochastic solvers; it
+        is skorch's ``max_epochs``. With early stopping, training may end sooner.
+    early_stopping : bool, default=False
+        Whether to hold out ``validation_fraction`` of the training sequences and
+        stop when their loss (the weighted sum over tasks) has not improved by at
+        least ``tol`` for ``n_iter_no_change`` epochs; the weights of the best epoch
+        are restored. Unlike ``MLPClassifier``, training without early stopping always
+        runs ``max_iter`` epochs.
+    validation_fraction : float, default=0.1
+        Fraction of the training sequences held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    tol : float, default=1e-4
+        Smallest decrease of the validation loss that counts as an improvement.
+    device : str, default='cpu'
+        Where to train: 'cpu', 'cuda' (or 'cuda:N') or 'auto' (CUDA when available).
+        A model trained on a GPU predicts on a CPU-only machine after loading.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights' initialisation, shuffling, dropout and the validation
+        split. With an int, two fits on a CPU give identical models. torch's global
+        random state is restored after ``fit``.
+    verbose : int, default=0
+        0 is silent; 1 or more shows a progress bar and a table per epoch.
+    warm_start : bool, default=False
+        When True and the estimator is fitted, ``fit`` continues training the current
+        weights for ``max_iter`` more epochs (with a fresh optimizer, as in
+        ``MLPClassifier``), provided the architecture, features, tasks and classes
+        are unchanged. Labels not seen in the first fit are an error.
+
+    Attributes
+    ----------
+    classes_ : list of ndarray, or ndarray
+        The classes of each task; a single array when ``Y`` was 1-D.
+    n_tasks_ : int
+        Number of tasks.
+    task_names_ : ndarray of str
+        Task names: a DataFrame's columns (or a named Series' name), else
+        ``'task_0'``, ``'task_1'``, ...
+    n_features_in_ : int
+        Features per time step seen during ``fit`` (1 for a 2-D ``X`` of univariate
+        sequences).
+    n_iter_ : int
+        Number of epochs the last ``fit`` ran.
+    history_ : skorch.History
+        Per epoch: ``train_loss`` (the weighted total), ``train_loss_<task>`` and
+        ``train_acc_<task>`` for each task (averaged over the epoch's batches while
+        training, so with dropout active), ``dur``; with early stopping also the
+        ``valid_*`` figures. Index it like ``history_[:, 'train_loss']``.
+    net_ : skorch.NeuralNet
+        The trained skorch net; its ``module_`` is the torch module.
+
+    See Also
+    --------
+    sklearn.multioutput.MultiOutputClassifier : One independent model per task.
+    sklearn.neural_network.MLPClassifier : The parameter names followed here.
+    SequenceScaler : Standardises sequences' features before this estimator.
+
+    Notes
+    -----
+    ``score`` is the mean over tasks of each task's accuracy, not the exact-match
+    accuracy of ``MultiOutputClassifier`` (the fraction of samples with every task
+    right), which falls quickly with the number of tasks and hides which task is
+    learnt. :mod:`sk_mtgru.metrics` has scorers for both and for single tasks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_mtgru import MultiTaskGRUClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 12, 3))  # 40 sequences, 12 steps, 3 features
+    >>> Y = np.column_stack([X[:, :, 0].sum(1) > 0, X[:, :, 1].mean(1) > 0]).astype(int)
+    >>> clf = MultiTaskGRUClassifier(hidden_size=8, max_iter=3, random_state=0)
+    >>> clf.fit(X, Y).predict(X).shape
+    (40, 2)
+    >>> [p.shape for p in clf.predict_proba(X[:5])]
+    [(5, 2), (5, 2)]
+    >>> clf.task_names_.tolist()
+    ['task_0', 'task_1']
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "task_weights": [None, "array-like", dict],
+        "solver": [StrOptions(set(_SOLVERS))],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        hidden_size: int = 64,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        task_weights: Any = None,
+        solver: str = "adam",
+        learning_rate_init: float = 1e-3,
+        momentum: float = 0.9,
+        alpha: float = 0.0,
+        batch_size: int = 64,
+        max_iter: int = 50,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        device: str = "cpu",
+        random_state: Any = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+    ) -> None:
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.task_weights = task_weights
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MultiTaskGRUClassifier:
+        """Train the shared encoder and every task's head on sequences ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+(n_samples, n_timesteps), or list of array-like of shape (n_timesteps_i, n_features)
+            Training sequences, batch first and channels last; a 2-D array holds
+            univariate sequences; a list may hold sequences of different lengths.
+        y : array-like of shape (n_samples, n_tasks) or (n_samples,)
+            One column of labels per task (ints, strings, ...), or a 1-D array for a
+            single task. A pandas DataFrame's columns name the tasks.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sequence in every task's loss.
+
+        Returns
+        -------
+        self : MultiTaskGRUClassifier
+            The fitted estimator.
+        """
+        validate_params(self)
+        name = type(self).__name__
+        X_checked, width_2d = check_sequences(X, estimator=name)
+        n_samples = len(X_checked)
+        targets = check_targets(y, n_samples, estimator=name)
+        weights = check_sample_weight(sample_weight, n_samples)
+        task_names = targets.names or [f"task_{k}" for k in range(targets.n_tasks)]
+        task_weights = check_task_weights(self.task_weights, task_names)
+        device = self._resolve_device()
+
+        continuing = self.warm_start and hasattr(self, "net_")
+        if continuing:
+            classes = self._check_warm_start(X_checked, task_names)
+            codes = np.column_stack(
+                [
+                    self._encode_known(column, task_classes, task_name)
+                    for column, task_classes, task_name in zip(
+                        targets.columns, classes, task_names
+                    )
+                ]
+            )
+        else:
+            classes, codes = encode_targets(targets, task_names)
+
+        values, lengths = pad_sequences(X_checked)
+        dataset = SequenceDataset(values, lengths, codes, weights)
+        seed = int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
+        with _seeded_torch(seed, device):
+            net = self._build_net(
+                n_features=n_features_of(X_checked),
+                n_classes=[len(c) for c in classes],
+                task_names=task_names,
+                task_weights=task_weights,
+                device=device,
+                seed=seed,
+            )
+            net.initialize()
+            if continuing:
+                net.module_.load_state_dict(self.net_.module_.state_dict())
+                net.history = self.net_.history
+            epochs_before = len(net.history)
+            net.partial_fit(dataset)
+
+        self.net_ = net
+        self.n_iter_ = len(net.history) - epochs_before
+        self._width_2d = width_2d
+        self.history_ = net.history
+        self.task_names_ = np.asarray(task_names, dtype=object)
+        self.n_tasks_ = len(task_names)
+        self.n_features_in_ = n_features_of(X_checked)
+        self._one_dimensional_y = targets.one_dimensional
+        self.classes_ = classes[0] if targets.one_dimensional else classes
+        return self
+
+    def _resolve_device(self) -> torch.device:
+        if isinstance(self.device, str) and self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, ValueError) as exc:
+            raise ValueError(
+                f"device={self.device!r} is not a device torch knows; use 'cpu', "
+                "'cuda', 'cuda:N' or 'auto'."
+            ) from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} but CUDA is not available on this machine; "
+                "use device='cpu', or device='auto' to take a GPU only where there is "
+                "one."
+            )
+        return device
+
+    def _build_net(
+        self,
+        *,
+        n_features: int,
+        n_classes: list[int],
+        task_names: list[str],
+        task_weights: tuple[float, ...],
+        device: torch.device,
+        seed: int,
+    ) -> MultiTaskNet:
+        callbacks: list[tuple[str, Any]] = task_metric_callbacks(
+            task_names, validation=self.early_stopping
+        )
+        train_split = None
+        if self.early_stopping:
+            train_split = ValidSplit(
+                self.validation_fraction, stratified=False, random_state=seed
+            )
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        threshold=self.tol,
+                        threshold_mode="abs",
+                        load_best=True,
+                    ),
+                )
+            )
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        optimizer_params: dict[str, Any] = {"optimizer__weight_decay": self.alpha}
+        if self.solver == "sgd":
+            optimizer_params["optimizer__momentum"] = self.momentum
+        return MultiTaskNet(
+            module=MultiTaskGRU,
+            module__n_features=n_features,
+            module__n_classes=n_classes,
+            module__hidden_size=self.hidden_size,
+            module__num_layers=self.num_layers,
+            module__bidirectional=self.bidirectional,
+            module__dropout=self.dropout,
+            criterion=torch.nn.CrossEntropyLoss,
+            criterion__reduction="none",
+            optimizer=_SOLVERS[self.solver],
+            lr=self.learning_rate_init,
+            max_epochs=self.max_iter,
+            batch_size=self.batch_size,
+            iterator_train=BatchIterator,
+            iterator_train__shuffle=True,
+            iterator_valid=BatchIterator,
+            train_split=train_split,
+            callbacks=callbacks,
+            predict_nonlinearity=None,
+            verbose=int(self.verbose),
+            device=str(device),
+            task_names=task_names,
+            task_weights=task_weights,
+            **optimizer_params,
+        )
+
+    def _check_warm_start(
+        self, X_checked: Any, task_names: list[str]
+    ) -> list[np.ndarray]:
+        name = type(self).__name__
+        check_n_features(X_checked, self.n_features_in_, name)
+        if list(task_names) != list(self.task_names_):
+            raise ValueError(
+                f"warm_start=True continues the previous fit, which had tasks "
+                f"{list(self.task_names_)}; this Y has {list(task_names)}. Fit with "
+                "warm_start=False to start afresh."
+            )
+        module = self.net_.module_
+        gru = module.gru
+        previous = (gru.hidden_size, gru.num_layers, gru.bidirectional)
+        current = (self.hidden_size, self.num_layers, self.bidirectional)
+        if previous != current:
+            raise ValueError(
+                "warm_start=True cannot continue a fit whose (hidden_size, "
+                f"num_layers, bidirectional) were {previous} with {current}. Fit with "
+                "warm_start=False to start afresh."
+            )
+        return self.classes_ if isinstance(self.classes_, list) else [self.classes_]
+
+    @staticmethod
+    def _encode_known(
+        column: np.ndarray, task_classes: np.ndarray, task_name: str
+    ) -> np.ndarray:
+        codes = np.empty(len(column), dtype=np.int64)
+        lookup = {label: i for i, label in enumerate(task_classes.tolist())}
+        for i, label in enumerate(column.tolist()):
+            if label not in lookup:
+                raise ValueError(
+                    f"warm_start=True: task {task_name!r} has label {label!r}, unseen "
+                    f"in the first fit (classes {task_classes.tolist()}). Fit with "
+                    "warm_start=False to learn new classes."
+                )
+            codes[i] = lookup[label]
+        return codes
+
+    # --------------------------------------------------------------- prediction
+    def _logits(self, X: Any) -> tuple[torch.Tensor, ...]:
+        check_is_fitted(self)
+        name = type(self).__name__
+        X_checked, _ = check_sequences(X, estimator=name, width_2d=self._width_2d)
+        check_n_features(X_checked, self.n_features_in_, name)
+        values, lengths = pad_sequences(X_checked)
+        dataset = SequenceDataset(values, lengths)
+        iterator = BatchIterator(
+            dataset, batch_size=max(self.net_.batch_size, _MIN_PREDICT_BATCH_SIZE)
+        )
+        module = self.net_.module_
+        module.eval()
+        device = self.net_.device
+        outputs: list[tuple[torch.Tensor, ...]] = []
+        with torch.inference_mode():
+            for x, _ in iterator:
+                logits = module(x["x"].to(device), x["lengths"].to(device))
+                outputs.append(tuple(t.to("cpu") for t in logits))
+        return tuple(torch.cat(parts) for parts in zip(*outputs))
+
+    def predict_proba(self, X: Any) -> list[np.ndarray] | np.ndarray:
+        """Class probabilities of every task.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any form accepted by :meth:`fit`.
+
+        Returns
+        -------
+        proba : list of ndarray of shape (n_samples, n_classes_k), or ndarray
+            One array per task, columns in the order of ``classes_[k]``
+            (scikit-learn's multi-output convention); a single array when ``Y`` was
+            1-D at fit.
+        """
+        probas = [
+            torch.softmax(logits.double(), dim=1).numpy() for logits in self._logits(X)
+        ]
+        return probas[0] if self._one_dimensional_y else probas
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable label of every task.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any form accepted by :meth:`fit`.
+
+        Returns
+        -------
+        Y_pred : ndarray of shape (n_samples, n_tasks), or (n_samples,)
+            Predicted labels, in the original label values; 1-D when ``Y`` was 1-D
+            at fit.
+        """
+        codes = np.column_stack(
+            [logits.argmax(dim=1).numpy() for logits in self._logits(X)]
+        )
+        classes = [self.classes_] if self._one_dimensional_y else self.classes_
+        Y_pred = decode_predictions(classes, codes)
+        return Y_pred[:, 0] if self._one_dimensional_y else Y_pred
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean over tasks of each task's accuracy.
+
+        This differs from ``MultiOutputClassifier.score``, the exact-match accuracy
+        (a sample counts only when every task is right): the mean of per-task
+        accuracies degrades gracefully with the number of tasks and gives credit for
+        each task learnt. Use :func:`sk_mtgru.metrics.exact_match_scorer` for the
+        other.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any form accepted by :meth:`fit`.
+        y : array-like of shape (n_samples, n_tasks) or (n_samples,)
+            True labels, with the tasks of ``fit``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the sequences in each task's accuracy.
+
+        Returns
+        -------
+        score : float
+        """
+        Y_pred = self.predict(X)
+        name = type(self).__name__
+        targets = check_targets(y, len(Y_pred), estimator=name)
+        if targets.n_tasks != self.n_tasks_:
+            raise ValueError(
+                f"Y has {targets.n_tasks} task(s) but {name} was fitted with "
+                f"{self.n_tasks_} ({list(self.task_names_)}); pass the same tasks."
+            )
+        if targets.names is not None and not self._one_dimensional_y:
+            if list(targets.names) != list(self.task_names_):
+                raise ValueError(
+                    f"Y's columns {targets.names} differ from the tasks seen at fit "
+                    f"{list(self.task_names_)}; pass them with the same names, in the "
+                    "same order."
+                )
+        weights = (
+            None
+            if sample_weight is None
+            else check_sample_weight(sample_weight, len(Y_pred))
+        )
+        if Y_pred.ndim == 1:
+            Y_pred = Y_pred[:, np.newaxis]
+        columns_pred = [Y_pred[:, k] for k in range(self.n_tasks_)]
+        return float(
+            np.mean(_per_task_accuracy(targets.columns, columns_pred, weights))
+        )
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.target_tags.single_output = True
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,318 @@
+"""Checks of the sequences users pass as ``X`` and of estimator parameters.
+
+Every message a user sees about malformed sequences is written here, so that the
+classifier and the transformers speak with one voice.
+
+Axis order: a 3-D ``X`` is ``(n_samples, n_timesteps, n_features)`` -- batch first,
+channels last, as in Keras and ``torch.nn.GRU(batch_first=True)``. A 2-D ``X`` is
+``(n_samples, n_timesteps)``: univariate sequences. A list holds one
+``(n_timesteps_i, n_features)`` array per sequence (or ``(n_timesteps_i,)`` for a
+univariate one), and the lengths may differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral, Real
+from typing import Any, NamedTuple
+
+import numpy as np
+from sklearn.utils import check_array
+
+# scikit-learn's parameter-validation helpers are private API: this module is the only
+# place in the package that imports them, so that a change upstream is mended once.
+from sklearn.utils._param_validation import (  # noqa: F401  (re-exported)
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
+
+__all__ = [
+    "Interval",
+    "Real",
+    "Integral",
+    "StrOptions",
+    "check_n_features",
+    "check_sample_weight",
+    "check_sequences",
+    "check_task_weights",
+    "CheckedSequences",
+    "n_features_of",
+    "sequence_lengths",
+    "validate_params",
+]
+
+_AXIS_HINT = (
+    "Pass a 3-D array (n_samples, n_timesteps, n_features), a 2-D array "
+    "(n_samples, n_timesteps) of univariate sequences, or a list of "
+    "(n_timesteps_i, n_features) arrays."
+)
+
+
+def validate_params(estimator: Any) -> None:
+    """Check ``estimator``'s parameters against its ``_parameter_constraints``.
+
+    Raises scikit-learn's uniform ``InvalidParameterError`` (a ``ValueError`` and a
+    ``TypeError``): "The 'x' parameter of Y must be ... Got ... instead."
+    """
+    validate_parameter_constraints(
+        estimator._parameter_constraints,
+        estimator.get_params(deep=False),
+        caller_name=type(estimator).__name__,
+    )
+
+
+class CheckedSequences(NamedTuple):
+    """Validated sequences and what their input form says about later input."""
+
+    #: A 3-D array ``(n_samples, n_timesteps, n_features)`` or a list of 2-D
+    #: ``(n_timesteps_i, n_features)`` arrays, with finite values.
+    values: np.ndarray | list[np.ndarray]
+    #: ``n_timesteps`` when the input was a dense 2-D array of univariate sequences.
+    width_2d: int | None
+
+
+def _dense_or_list(X: Any) -> Any:
+    """A dense array when ``X`` is array-like with regular shape, else its list.
+
+    As everywhere in scikit-learn, a list of equal-length lists or arrays is an
+    array-like: only a list of sequences of different lengths stays a list.
+    """
+    is_list = isinstance(X, (list, tuple)) or (
+        isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
+    )
+    if not is_list:
+        return np.asarray(X)
+    if len(X) == 0:
+        return []
+    try:
+        dense = np.asarray(X)
+    except ValueError:  # an inhomogeneous shape: sequences of different lengths
+        return list(X)
+    return list(X) if dense.dtype == object else dense
+
+
+def check_sequences(
+    X: Any,
+    *,
+    dtype: Any = np.float32,
+    estimator: str = "This estimator",
+    width_2d: int | None = None,
+) -> CheckedSequences:
+    """Validate sequences in any accepted form, without modifying them.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_timesteps, n_features) or \
+            (n_samples, n_timesteps), or list of arrays
+        The sequences.
+    dtype : dtype or list of dtypes, default=np.float32
+        Passed to :func:`sklearn.utils.check_array`: the dtype of the result.
+    estimator : str
+        Name used in messages.
+    width_2d : int or None, default=None
+        The number of columns of the dense 2-D ``X`` seen at fit, if it was one. A 2-D
+        ``X`` must then have as many columns: a transposed array would otherwise pass
+        silently as other univariate sequences. Sequences of another length can
+        still be passed as a 3-D array or a list.
+
+    Returns
+    -------
+    CheckedSequences
+        ``values`` is a 3-D array for dense input (a view of ``X`` when no conversion
+        was needed; 2-D input gains a trailing axis of size 1), or a list of 2-D
+        arrays for sequences of different lengths.
+    """
+    if X is None:
+        raise ValueError(f"{estimator} got X=None. {_AXIS_HINT}")
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(
+            f"{estimator} got sparse X; sequences must be dense. Convert them with "
+            "X.toarray() first."
+        )
+    X_arr = _dense_or_list(X)
+    if isinstance(X_arr, list):
+        values = _check_sequence_list(X_arr, dtype=dtype, estimator=estimator)
+        return CheckedSequences(values, None)
+
+    ndim = X_arr.ndim
+    if ndim not in (2, 3):
+        raise ValueError(
+            f"{estimator} expects X with 2 or 3 dimensions, got {ndim} "
+            f"(shape {X_arr.shape}). Reshape your data: {_AXIS_HINT} A single "
+            "sequence must still be wrapped in a batch: X[np.newaxis] for a 2-D "
+            "(n_timesteps, n_features) sequence."
+        )
+    if ndim == 2:
+        X_checked = check_array(
+            X_arr, dtype=dtype, input_name="X", ensure_min_features=1, copy=False
+        )
+        if width_2d is not None and X_checked.shape[1] != width_2d:
+            raise ValueError(
+                f"X has {X_checked.shape[1]} features, but {estimator} is expecting "
+                f"{width_2d} features as input: it was fitted on a 2-D X of "
+                f"univariate sequences of {width_2d} time steps, and a 2-D X must "
+                "have as many columns (is X transposed?). To pass univariate "
+                "sequences of another length, use a 3-D array (n_samples, "
+                "n_timesteps, 1) or a list of 1-D arrays of different lengths."
+            )
+        return CheckedSequences(X_checked[:, :, np.newaxis], X_checked.shape[1])
+    X_checked = check_array(X_arr, dtype=dtype, allow_nd=True, input_name="X")
+    if X_checked.shape[1] == 0:
+        raise ValueError(
+            f"{estimator} got sequences with zero time steps (shape "
+            f"{X_checked.shape}); every sequence needs at least one step."
+        )
+    if X_checked.shape[2] == 0:
+        raise ValueError(
+            f"{estimator} got sequences with zero features (shape "
+            f"{X_checked.shape}); every step needs at least one feature."
+        )
+    return CheckedSequences(X_checked, None)
+
+
+def _check_sequence_list(
+    X: list[Any], *, dtype: Any, estimator: str
+) -> list[np.ndarray]:
+    if len(X) == 0:
+        raise ValueError(
+            f"{estimator} got an empty list of sequences: found 0 sample(s), while a "
+            "minimum of 1 is required."
+        )
+    checked = []
+    n_features = None
+    for i, seq in enumerate(X):
+        if hasattr(seq, "toarray"):
+            raise TypeError(
+                f"{estimator} got a sparse matrix as sequence {i}; sequences must be "
+                "dense. Convert it with .toarray() first."
+            )
+        seq_arr = np.asarray(seq)
+        ndim = seq_arr.ndim
+        if ndim == 1:
+            seq_arr = np.reshape(seq_arr, (-1, 1))
+        elif ndim != 2:
+            raise ValueError(
+                f"{estimator} expects each sequence in a list to be a 2-D array "
+                f"(n_timesteps, n_features) or a 1-D univariate one; sequence {i} has "
+                f"{ndim} dimensions (shape {seq_arr.shape})."
+            )
+        if seq_arr.shape[0] == 0:
+            raise ValueError(
+                f"{estimator} got a zero-length sequence at index {i}; every sequence "
+                "needs at least one time step. Remove it, or pad it to length 1."
+            )
+        seq_checked = check_array(
+            seq_arr, dtype=dtype, input_name=f"X[{i}]", ensure_min_features=1
+        )
+        if n_features is None:
+            n_features = seq_checked.shape[1]
+        elif seq_checked.shape[1] != n_features:
+            raise ValueError(
+                f"{estimator} expects every sequence to have the same number of "
+                f"features per time step: sequence 0 has {n_features}, sequence {i} "
+                f"has {seq_checked.shape[1]}."
+            )
+        checked.append(seq_checked)
+    return checked
+
+
+def sequence_lengths(X: np.ndarray | list[np.ndarray]) -> np.ndarray:
+    """Number of time steps of each validated sequence, as an int64 array."""
+    if isinstance(X, np.ndarray):
+        return np.full(X.shape[0], X.shape[1], dtype=np.int64)
+    return np.array([len(seq) for seq in X], dtype=np.int64)
+
+
+def n_features_of(X: np.ndarray | list[np.ndarray]) -> int:
+    """Features per time step of validated sequences."""
+    return int(X.shape[2] if isinstance(X, np.ndarray) else X[0].shape[1])
+
+
+def check_n_features(
+    X: np.ndarray | list[np.ndarray], n_features_in: int, estimator: str
+) -> None:
+    """Raise when validated ``X`` has other features per step than at fit."""
+    n_features = n_features_of(X)
+    if n_features != n_features_in:
+        raise ValueError(
+            f"X has {n_features} features per time step, but {estimator} was fitted "
+            f"with {n_features_in} features per time step. Pass sequences with the "
+            "same features, in the same order, as at fit."
+        )
+
+
+def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray:
+    """Validate ``sample_weight``: finite, >= 0, one per sample, not all zero."""
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=np.float32)
+    if isinstance(sample_weight, Real):
+        sample_weight = np.full(n_samples, sample_weight, dtype=np.float64)
+    sw = check_array(
+        np.asarray(sample_weight),
+        ensure_2d=False,
+        dtype=np.float64,
+        input_name="sample_weight",
+    )
+    if sw.ndim != 1 or sw.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight.shape == {sw.shape}, expected ({n_samples},): one weight "
+            "per sequence."
+        )
+    if np.any(sw < 0):
+        raise ValueError(
+            "sample_weight contains negative values; weights must be >= 0."
+        )
+    if not np.any(sw > 0):
+        raise ValueError("sample_weight is zero everywhere; at least one must be > 0.")
+    return sw.astype(np.float32)
+
+
+def check_task_weights(
+    task_weights: Any, task_names: Sequence[str]
+) -> tuple[float, ...]:
+    """Resolve ``task_weights`` to one finite, non-negative float per task.
+
+    ``None`` gives equal weights; a sequence gives one weight per task, in task order;
+    a dict maps task names to weights, and tasks it does not name keep weight 1.
+    """
+    n_tasks = len(task_names)
+    if task_weights is None:
+        return (1.0,) * n_tasks
+    if isinstance(task_weights, dict):
+        unknown = [key for key in task_weights if str(key) not in task_names]
+        if unknown:
+            raise ValueError(
+                f"task_weights names unknown task(s) {unknown}; the tasks are "
+                f"{list(task_names)}."
+            )
+        by_name = {str(key): value for key, value in task_weights.items()}
+        values = [by_name.get(name, 1.0) for name in task_names]
+    else:
+        values = list(np.asarray(task_weights, dtype=object).ravel())
+        if np.ndim(task_weights) != 1 or len(values) != n_tasks:
+            raise ValueError(
+                f"task_weights has {len(values)} value(s) (shape "
+                f"{np.shape(task_weights)}) but Y has {n_tasks} task(s): give one "
+                "weight per task."
+            )
+    weights = []
+    for name, value in zip(task_names, values):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+            raise TypeError(
+                f"task_weights must hold numbers; task {name!r} has {value!r} of type "
+                f"{type(value).__name__}."
+            )
+        value = float(value)
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(
+                f"task_weights must be finite and non-negative; task {name!r} has "
+                f"{value}."
+            )
+        weights.append(value)
+    if not any(weights):
+        raise ValueError(
+            "task_weights are all zero, so no task would be trained; give at least "
+            "one task a positive weight."
+        )
+    return tuple(weights)
