@@ -99,6 +99,16 @@ def test_torch_in_each_parallel_worker_uses_its_share_of_the_cores(dense_data):
     assert np.all(scores <= share), scores
 
 
+def test_search_with_labels_of_different_types_per_task(string_labels):
+    X, Y = string_labels
+    search = GridSearchCV(
+        small_classifier(max_iter=1),
+        {"task_weights": [(1, 1), (1, 2)]},
+        cv=KFold(3, shuffle=True, random_state=0),
+    ).fit(X, Y)
+    assert set(search.predict(X)[:, 0]) <= {"cat", "dog"}
+
+
 def test_randomized_search_over_network_parameters(dense_data):
     X, Y = dense_data
     search = RandomizedSearchCV(
