@@ -30,27 +30,53 @@ def _sharing_read_only_memory() -> Iterator[None]:
         yield
 
 
-def pad_sequences(X: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def pad_sequences(
+    X: np.ndarray | list[np.ndarray], dtype: type = np.float32
+) -> tuple[np.ndarray, np.ndarray]:
     """Lay validated sequences out as one zero-padded array and their lengths.
+
+    This is the one place where the sequences are copied: not at all for a 3-D array
+    already of ``dtype``, else once, converting while copying.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_timesteps, n_features) or list of ndarray
         Output of :func:`sk_mtgru._validation.check_sequences`.
+    dtype : type, default=np.float32
 
     Returns
     -------
     values : ndarray of shape (n_samples, max_length, n_features)
-        ``X`` itself when it is already a 3-D array (no copy), else a new padded array.
+        ``X`` itself when it is a 3-D array of ``dtype``, else a new padded array.
     lengths : ndarray of shape (n_samples,), dtype int64
     """
-    if isinstance(X, np.ndarray):
-        return X, np.full(X.shape[0], X.shape[1], dtype=np.int64)
-    lengths = np.array([len(seq) for seq in X], dtype=np.int64)
-    values = np.zeros((len(X), int(lengths.max()), X[0].shape[1]), dtype=X[0].dtype)
-    for i, seq in enumerate(X):
-        values[i, : len(seq)] = seq
+    sources = [X] if isinstance(X, np.ndarray) else X
+    narrowing = any(s.dtype.itemsize > np.dtype(dtype).itemsize for s in sources)
+    with np.errstate(over="ignore"):  # overflow is reported below, in words
+        if isinstance(X, np.ndarray):
+            values = X.astype(dtype, copy=False)
+            lengths = np.full(X.shape[0], X.shape[1], dtype=np.int64)
+        else:
+            lengths = np.array([len(seq) for seq in X], dtype=np.int64)
+            values = np.zeros((len(X), int(lengths.max()), X[0].shape[1]), dtype=dtype)
+            for i, seq in enumerate(X):
+                values[i, : len(seq)] = seq
+    if narrowing and not _all_finite(values):
+        raise ValueError(
+            f"X has values too large for {np.dtype(dtype).name} (beyond "
+            f"{np.finfo(dtype).max:.3g} in magnitude), in which the network "
+            "computes. Scale the features first, e.g. with SequenceScaler."
+        )
     return values, lengths
+
+
+def _all_finite(values: np.ndarray, chunk_bytes: int = 1 << 20) -> bool:
+    """``np.isfinite(values).all()`` through chunks, without a full-size temporary."""
+    rows = max(1, chunk_bytes // max(1, values[:1].nbytes))
+    return all(
+        np.isfinite(values[start : start + rows]).all()
+        for start in range(0, len(values), rows)
+    )
 
 
 class SequenceDataset(Dataset):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, ProgressBar
@@ -30,6 +32,7 @@ from ._validation import (
     n_features_of,
     validate_params,
 )
+from .exceptions import TrainingDivergedError
 from .metrics import _per_task_accuracy
 
 __all__ = ["MultiTaskGRUClassifier"]
@@ -130,6 +133,12 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         Seeds the weights' initialisation, shuffling, dropout and the validation
         split. With an int, two fits on a CPU give identical models. torch's global
         random state is restored after ``fit``.
+
+        If a task's loss becomes NaN or infinite, ``fit`` raises
+        :class:`~sk_mtgru.exceptions.TrainingDivergedError` naming the task, or, with
+        ``early_stopping=True`` and a completed epoch, restores that epoch's weights
+        and warns. A ``KeyboardInterrupt`` during ``fit`` stops training and leaves a
+        usable model with the epochs completed so far, as in skorch.
     verbose : int, default=0
         0 is silent; 1 or more shows a progress bar and a table per epoch.
     warm_start : bool, default=False
@@ -318,7 +327,10 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
                 net.module_.load_state_dict(self.net_.module_.state_dict())
                 net.history = self.net_.history
             epochs_before = len(net.history)
-            net.partial_fit(dataset)
+            try:
+                net.partial_fit(dataset)
+            except TrainingDivergedError as exc:
+                self._restore_before_divergence(net, exc)
 
         self.net_ = net
         self.n_iter_ = len(net.history) - epochs_before
@@ -330,6 +342,25 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         self._one_dimensional_y = targets.one_dimensional
         self.classes_ = classes[0] if targets.one_dimensional else classes
         return self
+
+    @staticmethod
+    def _restore_before_divergence(
+        net: MultiTaskNet, error: TrainingDivergedError
+    ) -> None:
+        """Bring back early stopping's best weights, or re-raise ``error``."""
+        early_stopping = dict(net.callbacks_).get("early_stopping")
+        best = getattr(early_stopping, "best_model_weights_", None)
+        if best is None:
+            raise error
+        net.module_.load_state_dict(best)
+        warnings.warn(
+            f"Training diverged: {error.what}. Training stopped there, and the "
+            f"weights of epoch {early_stopping.best_epoch_}, the best on the "
+            "validation loss, were restored. Lowering learning_rate_init or scaling "
+            "the features may let it train longer.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
 
     def _resolve_device(self) -> torch.device:
         if isinstance(self.device, str) and self.device == "auto":
@@ -469,7 +500,17 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             for x, _ in iterator:
                 logits = module(x["x"].to(device), x["lengths"].to(device))
                 outputs.append(tuple(t.to("cpu") for t in logits))
-        return tuple(torch.cat(parts) for parts in zip(*outputs))
+        logits = tuple(torch.cat(parts) for parts in zip(*outputs))
+        finite = torch.stack([torch.isfinite(t).all(dim=1) for t in logits]).all(dim=0)
+        if not bool(finite.all()):
+            bad = torch.nonzero(~finite).flatten()[:5].tolist()
+            raise ValueError(
+                f"The network's outputs for sequence(s) {bad} are not finite: their "
+                "values are too large for it (for instance far outside the range seen "
+                "at fit). Scale X as at fit, e.g. with the SequenceScaler of the "
+                "pipeline."
+            )
+        return logits
 
     def predict_proba(self, X: Any) -> list[np.ndarray] | np.ndarray:
         """Class probabilities of every task.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -9,6 +10,8 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import PassthroughScoring
 from skorch.utils import to_tensor
+
+from .exceptions import TrainingDivergedError
 
 __all__ = ["MultiTaskNet", "task_metric_callbacks"]
 
@@ -19,7 +22,9 @@ class MultiTaskNet(NeuralNet):
     Only the documented hooks are customised: :meth:`get_loss` combines the tasks'
     cross-entropies, weighted per sample by ``X["sample_weight"]`` and per task by
     ``task_weights``, and records each task's loss and accuracy per batch in the
-    history; :meth:`infer` keeps the sample weights away from the module.
+    history; :meth:`infer` keeps the sample weights away from the module. A
+    non-finite task loss raises :class:`~sk_mtgru.exceptions.TrainingDivergedError`
+    at once, before the optimizer takes a step with it.
 
     Parameters
     ----------
@@ -71,9 +76,24 @@ class MultiTaskNet(NeuralNet):
             with torch.no_grad():
                 correct = (logits.argmax(dim=1) == target).to(weight.dtype)
                 accuracy = (correct * weight).sum() / weight_sum
-            self.history.record_batch(f"{prefix}_loss_{name}", task_loss.item())
+            loss_value = task_loss.item()
+            if not math.isfinite(loss_value):
+                self._diverged(name, loss_value, prefix)
+            self.history.record_batch(f"{prefix}_loss_{name}", loss_value)
             self.history.record_batch(f"{prefix}_acc_{name}", accuracy.item())
         return total
+
+    def _diverged(self, task: str, value: float, prefix: str) -> None:
+        epoch = len(self.history)
+        batch = len(self.history[-1]["batches"]) + 1 if epoch else 1
+        which = "validation loss" if prefix == "valid" else "loss"
+        raise TrainingDivergedError(
+            f"the {which} of task {task!r} became {value} in epoch {epoch}, batch "
+            f"{batch}",
+            f"Lower learning_rate_init (now {self.lr}), scale the features (e.g. "
+            "with SequenceScaler), or set early_stopping=True to keep the best "
+            "weights seen before a divergence.",
+        )
 
 
 def task_metric_callbacks(

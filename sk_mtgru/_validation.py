@@ -37,10 +37,15 @@ __all__ = [
     "check_sequences",
     "check_task_weights",
     "CheckedSequences",
+    "FLOAT_DTYPES",
     "n_features_of",
     "sequence_lengths",
     "validate_params",
 ]
+
+#: dtypes kept as they are; others convert to the first. Converting to float32 happens
+#: once, when the sequences are laid out for the network (see ``_data.pad_sequences``).
+FLOAT_DTYPES = [np.float32, np.float64]
 
 _AXIS_HINT = (
     "Pass a 3-D array (n_samples, n_timesteps, n_features), a 2-D array "
@@ -95,7 +100,7 @@ def _dense_or_list(X: Any) -> Any:
 def check_sequences(
     X: Any,
     *,
-    dtype: Any = np.float32,
+    dtype: Any = FLOAT_DTYPES,
     estimator: str = "This estimator",
     width_2d: int | None = None,
 ) -> CheckedSequences:
@@ -106,8 +111,9 @@ def check_sequences(
     X : array-like of shape (n_samples, n_timesteps, n_features) or \
             (n_samples, n_timesteps), or list of arrays
         The sequences.
-    dtype : dtype or list of dtypes, default=np.float32
-        Passed to :func:`sklearn.utils.check_array`: the dtype of the result.
+    dtype : dtype or list of dtypes, default=FLOAT_DTYPES
+        Passed to :func:`sklearn.utils.check_array`: a dtype in the list is kept,
+        others convert to the first, so float input is not copied here.
     estimator : str
         Name used in messages.
     width_2d : int or None, default=None
