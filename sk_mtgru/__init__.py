@@ -5,8 +5,9 @@ combination of the tasks' losses with skorch, behind scikit-learn's API.
 """
 
 from ._estimator import MultiTaskGRUClassifier
+from ._persistence import load
 from ._preprocessing import SequenceScaler
 
 __version__ = "0.1.0"
 
-__all__ = ["MultiTaskGRUClassifier", "SequenceScaler", "__version__"]
+__all__ = ["MultiTaskGRUClassifier", "SequenceScaler", "load", "__version__"]

@@ -68,6 +68,24 @@ def _seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
+def _encode_known(
+    column: np.ndarray, task_classes: np.ndarray, task_name: str
+) -> np.ndarray:
+    """Codes of ``column``'s labels among classes fixed before; unseen is an error."""
+    codes = np.empty(len(column), dtype=np.int64)
+    lookup = {label: i for i, label in enumerate(task_classes.tolist())}
+    for i, label in enumerate(column.tolist()):
+        if label not in lookup:
+            raise ValueError(
+                f"Task {task_name!r} has label {label!r}, unseen in the first fit "
+                f"(classes {task_classes.tolist()}). Fit with warm_start=False to "
+                "learn new classes, or give partial_fit all the classes at its first "
+                "call."
+            )
+        codes[i] = lookup[label]
+    return codes
+
+
 class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
     """Multi-task sequence classifier: a shared GRU encoder with one head per task.
 
@@ -284,6 +302,46 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         self : MultiTaskGRUClassifier
             The fitted estimator.
         """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def partial_fit(
+        self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
+    ) -> MultiTaskGRUClassifier:
+        """Train for one epoch on ``X``, continuing from the current weights.
+
+        For data that arrives in chunks, or does not fit in memory at once: each call
+        makes one pass over the given sequences and keeps the optimizer's state
+        between calls. The tasks and their classes are fixed by the first call,
+        from ``classes`` when given, else from that call's ``y``. ``max_iter`` and
+        ``early_stopping`` do not apply.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any form accepted by :meth:`fit`.
+        y : array-like of shape (n_samples, n_tasks) or (n_samples,)
+            Labels, with the tasks of the first call.
+        classes : list of array-like, or array-like, default=None
+            All the classes of each task (an array for a 1-D ``y``), when the first
+            chunk may not show them all. Only read at the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sequence in every task's loss.
+
+        Returns
+        -------
+        self : MultiTaskGRUClassifier
+        """
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        *,
+        incremental: bool,
+        classes: Any = None,
+    ) -> MultiTaskGRUClassifier:
         validate_params(self)
         name = type(self).__name__
         X_checked, width_2d = check_sequences(X, estimator=name)
@@ -294,41 +352,56 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         task_weights = check_task_weights(self.task_weights, task_names)
         device = self._resolve_device()
 
-        continuing = self.warm_start and hasattr(self, "net_")
+        continuing = hasattr(self, "net_") and (incremental or self.warm_start)
         if continuing:
-            classes = self._check_warm_start(X_checked, task_names)
+            how = "partial_fit" if incremental else "warm_start=True"
+            classes = self._check_continuation(X_checked, task_names, how)
+        elif incremental and classes is not None:
+            classes = self._check_given_classes(classes, targets, task_names)
+        else:
+            classes = None
+        if classes is None:
+            classes, codes = encode_targets(targets, task_names)
+        else:
             codes = np.column_stack(
                 [
-                    self._encode_known(column, task_classes, task_name)
+                    _encode_known(column, task_classes, task_name)
                     for column, task_classes, task_name in zip(
                         targets.columns, classes, task_names
                     )
                 ]
             )
-        else:
-            classes, codes = encode_targets(targets, task_names)
 
         values, lengths = pad_sequences(X_checked)
         dataset = SequenceDataset(values, lengths, codes, weights)
+        epochs_before = len(self.net_.history) if continuing else 0
+        # Continued training draws new shuffles: the seed moves with the epochs.
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
+        seed = (seed + epochs_before) % np.iinfo(np.int32).max
         with _seeded_torch(seed, device):
-            net = self._build_net(
-                n_features=n_features_of(X_checked),
-                n_classes=[len(c) for c in classes],
-                task_names=task_names,
-                task_weights=task_weights,
-                device=device,
-                seed=seed,
-            )
-            net.initialize()
-            if continuing:
-                net.module_.load_state_dict(self.net_.module_.state_dict())
-                net.history = self.net_.history
-            epochs_before = len(net.history)
+            if incremental and continuing:
+                net = self.net_
+                net.task_weights = task_weights
+                for group in net.optimizer_.param_groups:
+                    group["lr"] = self.learning_rate_init
+            else:
+                net = self._build_net(
+                    n_features=n_features_of(X_checked),
+                    n_classes=[len(c) for c in classes],
+                    task_names=task_names,
+                    task_weights=task_weights,
+                    device=device,
+                    seed=seed,
+                    validation=self.early_stopping and not incremental,
+                )
+                net.initialize()
+                if continuing:
+                    net.module_.load_state_dict(self.net_.module_.state_dict())
+                    net.history = self.net_.history
             try:
-                net.partial_fit(dataset)
+                net.partial_fit(dataset, epochs=1 if incremental else self.max_iter)
             except TrainingDivergedError as exc:
                 self._restore_before_divergence(net, exc)
 
@@ -389,12 +462,13 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         task_weights: tuple[float, ...],
         device: torch.device,
         seed: int,
+        validation: bool,
     ) -> MultiTaskNet:
         callbacks: list[tuple[str, Any]] = task_metric_callbacks(
-            task_names, validation=self.early_stopping
+            task_names, validation=validation
         )
         train_split = None
-        if self.early_stopping:
+        if validation:
             train_split = ValidSplit(
                 self.validation_fraction, stratified=False, random_state=seed
             )
@@ -442,44 +516,50 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             **optimizer_params,
         )
 
-    def _check_warm_start(
-        self, X_checked: Any, task_names: list[str]
+    def _check_continuation(
+        self, X_checked: Any, task_names: list[str], how: str
     ) -> list[np.ndarray]:
+        """The classes to keep when ``how`` continues training; errors if it can't."""
         name = type(self).__name__
         check_n_features(X_checked, self.n_features_in_, name)
         if list(task_names) != list(self.task_names_):
             raise ValueError(
-                f"warm_start=True continues the previous fit, which had tasks "
-                f"{list(self.task_names_)}; this Y has {list(task_names)}. Fit with "
+                f"{how} continues the previous fit, which had tasks "
+                f"{list(self.task_names_)}; this y has {list(task_names)}. Fit with "
                 "warm_start=False to start afresh."
             )
-        module = self.net_.module_
-        gru = module.gru
+        gru = self.net_.module_.gru
         previous = (gru.hidden_size, gru.num_layers, gru.bidirectional)
         current = (self.hidden_size, self.num_layers, self.bidirectional)
         if previous != current:
             raise ValueError(
-                "warm_start=True cannot continue a fit whose (hidden_size, "
-                f"num_layers, bidirectional) were {previous} with {current}. Fit with "
+                f"{how} cannot continue a fit whose (hidden_size, num_layers, "
+                f"bidirectional) were {previous} with {current}. Fit with "
                 "warm_start=False to start afresh."
             )
         return self.classes_ if isinstance(self.classes_, list) else [self.classes_]
 
     @staticmethod
-    def _encode_known(
-        column: np.ndarray, task_classes: np.ndarray, task_name: str
-    ) -> np.ndarray:
-        codes = np.empty(len(column), dtype=np.int64)
-        lookup = {label: i for i, label in enumerate(task_classes.tolist())}
-        for i, label in enumerate(column.tolist()):
-            if label not in lookup:
+    def _check_given_classes(
+        classes: Any, targets: Any, task_names: list[str]
+    ) -> list[np.ndarray]:
+        """Validate ``partial_fit``'s ``classes``: all the classes of each task."""
+        given = [classes] if targets.one_dimensional else list(classes)
+        if len(given) != targets.n_tasks:
+            raise ValueError(
+                f"classes has {len(given)} entries but y has {targets.n_tasks} "
+                "task(s): give the classes of each task (one array for a 1-D y)."
+            )
+        checked = []
+        for name, task_classes in zip(task_names, given):
+            unique = np.unique(np.asarray(task_classes))
+            if unique.ndim != 1 or len(unique) < 2:
                 raise ValueError(
-                    f"warm_start=True: task {task_name!r} has label {label!r}, unseen "
-                    f"in the first fit (classes {task_classes.tolist()}). Fit with "
-                    "warm_start=False to learn new classes."
+                    f"classes of task {name!r} must list at least 2 distinct labels, "
+                    f"got {task_classes!r}."
                 )
-            codes[i] = lookup[label]
-        return codes
+            checked.append(unique)
+        return checked
 
     # --------------------------------------------------------------- prediction
     def _logits(self, X: Any) -> tuple[torch.Tensor, ...]:
@@ -601,6 +681,30 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         return float(
             np.mean(_per_task_accuracy(targets.columns, columns_pred, weights))
         )
+
+    def save(self, path: Any) -> None:
+        """Write the fitted model to ``path`` in a safe format, without pickle.
+
+        The weights go in a safetensors file, everything else (parameters, each
+        task's classes, task names, the format version and the versions of
+        sk_mtgru, torch, skorch and scikit-learn) in JSON inside it.
+        :func:`sk_mtgru.load` reads it back without executing anything from the file,
+        so such files can be shared where pickles (and joblib files) must not be
+        loaded from untrusted sources. The optimizer's state and the per-batch
+        history are not kept. Needs the ``safetensors`` package.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Where to write; by convention ending in ``.safetensors``.
+
+        See Also
+        --------
+        sk_mtgru.load : Read such a file.
+        """
+        from ._persistence import save
+
+        save(self, path)
 
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()

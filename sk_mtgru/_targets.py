@@ -67,7 +67,13 @@ def check_targets(Y: Any, n_samples: int, *, estimator: str) -> Targets:
     else:
         if hasattr(Y, "name") and hasattr(Y, "iloc") and isinstance(Y.name, str):
             names = [Y.name]  # a named pandas Series
-        Y_arr = np.asarray(Y)
+        # Lists are read as objects, so that a string task does not turn the labels
+        # of an int task into strings; each task's dtype is inferred later.
+        Y_arr = (
+            np.asarray(Y, dtype=object)
+            if isinstance(Y, (list, tuple))
+            else np.asarray(Y)
+        )
         if Y_arr.dtype.kind == "c":
             raise ValueError("Complex data not supported as labels in Y.")
         shape = Y_arr.shape

@@ -34,6 +34,16 @@ def test_predict_returns_the_original_labels_of_each_task(string_labels):
     assert clf.classes_[1].tolist() == [0, 1, 2]
 
 
+def test_list_of_lists_keeps_each_tasks_label_type(string_labels):
+    X, Y = string_labels
+    clf = small_classifier().fit(X, Y.tolist())
+    assert clf.classes_[0].tolist() == ["cat", "dog"]
+    assert clf.classes_[1].dtype.kind == "i"
+    assert all(isinstance(v, str) for v in clf.predict(X)[:, 0])
+    assert all(isinstance(v, (int, np.integer)) for v in clf.predict(X)[:, 1])
+    assert small_classifier().fit(X, Y[:, 1].tolist()).classes_.dtype.kind == "i"
+
+
 def test_predict_keeps_a_common_label_dtype_when_tasks_share_one(dense_data):
     X, Y = dense_data
     Y_pred = small_classifier().fit(X, Y).predict(X)
@@ -358,3 +368,54 @@ def test_parameters_are_stored_untouched_and_validated_only_at_fit(dense_data):
         clf.fit(X, Y)
     clf.set_params(hidden_size=4, max_iter=1).fit(X, Y)
     assert clf.task_weights is weights and weights == [1, 2]
+
+
+def test_partial_fit_makes_one_pass_per_call_and_keeps_the_optimizer(dense_data):
+    X, Y = dense_data
+    clf = small_classifier()
+    for start in range(0, 60, 20):
+        clf.partial_fit(X[start : start + 20], Y[start : start + 20])
+        assert clf.n_iter_ == 1
+    assert len(clf.history_) == 3
+    assert clf.predict(X).shape == Y.shape
+    optimizer = clf.net_.optimizer_
+    clf.partial_fit(X, Y)
+    assert clf.net_.optimizer_ is optimizer  # the same Adam, with its moments
+    assert optimizer.state
+
+
+def test_partial_fit_learns_like_fit_over_the_same_epochs(learnable_data):
+    X, Y = learnable_data
+    params = dict(hidden_size=16, batch_size=32, learning_rate_init=1e-2)
+    clf = small_classifier(**params)
+    for _ in range(10):
+        clf.partial_fit(X[:300], Y[:300])
+    accuracy = per_task_accuracy(Y[300:], clf.predict(X[300:]))
+    majority = [
+        np.mean(Y[300:, k] == np.bincount(Y[:300, k]).argmax()) for k in range(3)
+    ]
+    assert np.all(accuracy >= np.array(majority) + 0.1), (accuracy, majority)
+
+
+def test_partial_fit_takes_classes_the_first_chunk_does_not_show(dense_data):
+    X, Y = dense_data
+    first = Y[:, 1] != 2
+    clf = small_classifier().partial_fit(
+        X[first], Y[first], classes=[np.array([0, 1]), np.array([0, 1, 2])]
+    )
+    assert clf.classes_[1].tolist() == [0, 1, 2]
+    clf.partial_fit(X[~first], Y[~first])
+    assert [p.shape[1] for p in clf.predict_proba(X)] == [2, 3]
+
+
+def test_partial_fit_rejects_labels_outside_the_fixed_classes(dense_data):
+    X, Y = dense_data
+    clf = small_classifier().partial_fit(X, Y)
+    Y_new = Y.copy()
+    Y_new[3, 0] = 5
+    with pytest.raises(ValueError, match="label 5, unseen in the first fit"):
+        clf.partial_fit(X, Y_new)
+    with pytest.raises(ValueError, match="classes has 1 entries but y has 2 task"):
+        small_classifier().partial_fit(X, Y, classes=[[0, 1]])
+    with pytest.raises(ValueError, match="at least 2 distinct labels"):
+        small_classifier().partial_fit(X, Y, classes=[[0, 1], [1]])

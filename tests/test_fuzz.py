@@ -1,6 +1,7 @@
 """Fuzzed input: every call either works with finite, well-shaped output, or raises a
 ValueError or TypeError with a message -- never another exception, a crash or NaN."""
 
+import os
 import warnings
 
 import numpy as np
@@ -11,8 +12,9 @@ from hypothesis.extra import numpy as hnp
 
 from sk_mtgru import MultiTaskGRUClassifier, SequenceScaler
 
+# SK_MTGRU_FUZZ_EXAMPLES=5000 fuzzes deeper than the suite's default.
 FUZZ = settings(
-    max_examples=200,
+    max_examples=int(os.environ.get("SK_MTGRU_FUZZ_EXAMPLES", "200")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     derandomize=True,
@@ -191,15 +193,16 @@ def fitted():
     return clf, Y
 
 
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
 @FUZZ
 @given(data=st.data())
-def test_fit_on_fuzzed_input_works_or_raises_clearly(data):
+def test_fit_on_fuzzed_input_works_or_raises_clearly(method, data):
     X = data.draw(X_INPUTS, label="X")
     Y = data.draw(labels(_n_samples(X)), label="Y")
     clf = MultiTaskGRUClassifier(
         hidden_size=2, max_iter=1, batch_size=2, random_state=0
     )
-    if _expect_clear_error(lambda: clf.fit(X, Y)) is not None:
+    if _expect_clear_error(lambda: getattr(clf, method)(X, Y)) is not None:
         _assert_finite_and_shaped(clf, X, _n_samples(X))
         assert 0 <= clf.score(X, Y) <= 1
 

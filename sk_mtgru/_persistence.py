@@ -1,0 +1,417 @@
+"""A safe model file: weights in safetensors, everything else as JSON. No pickle.
+
+Loading reads tensors and JSON text only: nothing in the file is executed or
+imported, and every value is checked for its type before use, so a file from an
+untrusted source can at worst fail to load with a ``ValueError``.
+
+Layout: one safetensors file. Its tensors are the torch module's ``state_dict``; its
+metadata holds a single key, ``"sk_mtgru"``, whose value is a JSON document::
+
+    {"format": "sk_mtgru", "format_version": 1,
+     "versions": {"sk_mtgru": ..., "torch": ..., "scikit-learn": ..., "skorch": ...},
+     "estimator": "MultiTaskGRUClassifier",
+     "params": {...},                          # get_params()
+     "module": {"n_features": ..., "n_classes": [...], "hidden_size": ...,
+                "num_layers": ..., "bidirectional": ..., "dropout": ...},
+     "fitted": {"task_names": [...], "classes": [{"dtype": "<i8", "values": [...]}],
+                "one_dimensional": false, "n_features_in": ..., "width_2d": null,
+                "n_iter": ..., "history": [...]}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import sklearn
+import skorch
+import torch
+from skorch.history import History
+
+FORMAT_NAME = "sk_mtgru"
+FORMAT_VERSION = 1
+_CLASS_DTYPE_KINDS = "biufU"  # bools, ints, unsigned ints, floats, strings
+
+__all__ = ["save", "load", "FORMAT_VERSION"]
+
+
+def _safetensors_torch():
+    try:
+        from safetensors import safe_open
+        from safetensors.torch import save_file
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "Saving and loading safe model files needs the safetensors package: "
+            "pip install 'sk_mtgru[safe]' (or pip install safetensors)."
+        ) from exc
+    return safe_open, save_file
+
+
+def _package_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def save(estimator: Any, path: str | os.PathLike) -> None:
+    """Write a fitted estimator to ``path`` in the safe format (see module docs)."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    _, save_file = _safetensors_torch()
+    params = estimator.get_params(deep=False)
+    if not (
+        params["random_state"] is None or isinstance(params["random_state"], Integral)
+    ):
+        warnings.warn(
+            "random_state is a RandomState instance, which the safe format cannot "
+            "store; the file records random_state=None.",
+            UserWarning,
+            stacklevel=3,
+        )
+        params["random_state"] = None
+    if isinstance(params["task_weights"], np.ndarray):
+        params["task_weights"] = params["task_weights"].tolist()
+    if isinstance(params["device"], torch.device):
+        params["device"] = str(params["device"])
+    classes = (
+        estimator.classes_
+        if isinstance(estimator.classes_, list)
+        else [estimator.classes_]
+    )
+    for name, task_classes in zip(estimator.task_names_, classes):
+        if task_classes.dtype.kind not in _CLASS_DTYPE_KINDS:
+            raise ValueError(
+                f"Task {name!r} has classes of dtype {task_classes.dtype}, which the "
+                "safe format cannot store (it keeps bools, ints, floats and strings). "
+                "Use joblib for this model."
+            )
+    module = estimator.net_.module_
+    gru = module.gru
+    document = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "versions": {
+            "sk_mtgru": _package_version(),
+            "torch": torch.__version__,
+            "scikit-learn": sklearn.__version__,
+            "skorch": skorch.__version__,
+        },
+        "estimator": type(estimator).__name__,
+        "params": params,
+        "module": {
+            "n_features": gru.input_size,
+            "n_classes": [head.out_features for head in module.heads],
+            "hidden_size": gru.hidden_size,
+            "num_layers": gru.num_layers,
+            "bidirectional": gru.bidirectional,
+            "dropout": module.dropout.p,
+        },
+        "fitted": {
+            "task_names": [str(n) for n in estimator.task_names_],
+            "classes": [{"dtype": c.dtype.str, "values": c.tolist()} for c in classes],
+            "one_dimensional": bool(estimator._one_dimensional_y),
+            "n_features_in": int(estimator.n_features_in_),
+            "width_2d": estimator._width_2d,
+            "n_iter": int(estimator.n_iter_),
+            "history": [
+                {k: v for k, v in epoch.items() if k != "batches"}
+                for epoch in estimator.history_
+            ],
+        },
+    }
+    try:
+        text = json.dumps(document, allow_nan=True)
+    except TypeError as exc:
+        raise ValueError(
+            f"A parameter of this model cannot be written as JSON ({exc}); the safe "
+            "format stores parameters as plain numbers, strings, lists and dicts."
+        ) from exc
+    tensors = {
+        key: value.detach().to("cpu").contiguous()
+        for key, value in module.state_dict().items()
+    }
+    save_file(tensors, os.fspath(path), metadata={FORMAT_NAME: text})
+
+
+# ---------------------------------------------------------------- loading
+class _Reader:
+    """Typed access to the JSON document, with errors that say where and what."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, where: str, message: str) -> ValueError:
+        return ValueError(
+            f"{self.path} is not a valid sk_mtgru model file: {where} {message}"
+        )
+
+    def get(self, obj: Any, key: str, kind: Any, where: str) -> Any:
+        if not isinstance(obj, dict) or key not in obj:
+            raise self.fail(where, f"lacks the entry {key!r}.")
+        value = obj[key]
+        if kind is bool:
+            ok = isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            name = getattr(kind, "__name__", str(kind))
+            raise self.fail(
+                f"{where}.{key}", f"must be of type {name}, got {type(value).__name__}."
+            )
+        return value
+
+
+def _read_file(path: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    safe_open, _ = _safetensors_torch()
+    try:
+        with safe_open(path, framework="pt", device="cpu") as f:
+            metadata = f.metadata() or {}
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # safetensors raises its own errors on malformed files
+        raise ValueError(
+            f"{path} is not a valid sk_mtgru model file: it cannot be read as "
+            f"safetensors ({type(exc).__name__}: {exc}). Files written by joblib or "
+            "pickle load with joblib.load, from trusted sources only."
+        ) from exc
+    if FORMAT_NAME not in metadata:
+        raise ValueError(
+            f"{path} is a safetensors file but not an sk_mtgru model file: its "
+            f"metadata has no {FORMAT_NAME!r} entry."
+        )
+    try:
+        document = json.loads(metadata[FORMAT_NAME])
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{path} is not a valid sk_mtgru model file: its description is not JSON "
+            f"({exc})."
+        ) from exc
+    return document, tensors
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Load a model written by :meth:`MultiTaskGRUClassifier.save`.
+
+    Only tensors and JSON are read: nothing from the file is executed. The file's
+    format version must be one this package reads; a file written by an older
+    version of sk_mtgru loads with a warning naming both versions.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model file.
+
+    Returns
+    -------
+    estimator : MultiTaskGRUClassifier
+        The fitted estimator, on the CPU unless its ``device`` is available here.
+
+    Raises
+    ------
+    ValueError
+        If the file is not an sk_mtgru model file, was written in a newer format,
+        or holds values of unexpected types or shapes.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import sk_mtgru
+    >>> X = np.random.default_rng(0).normal(size=(20, 6, 2))
+    >>> Y = np.column_stack([np.arange(20) % 2, np.arange(20) % 3])
+    >>> clf = sk_mtgru.MultiTaskGRUClassifier(hidden_size=4, max_iter=1).fit(X, Y)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
+    >>> clf.save(path)
+    >>> bool((sk_mtgru.load(path).predict(X) == clf.predict(X)).all())
+    True
+    """
+    from ._estimator import MultiTaskGRUClassifier, _seeded_torch
+    from ._validation import check_task_weights, validate_params
+
+    path = os.fspath(path)
+    document, tensors = _read_file(path)
+    r = _Reader(path)
+    if r.get(document, "format", str, "the file") != FORMAT_NAME:
+        raise r.fail("format", f"must be {FORMAT_NAME!r}.")
+    version = r.get(document, "format_version", int, "the file")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} was written in sk_mtgru's file format {version}, newer than the "
+            f"format {FORMAT_VERSION} this sk_mtgru {_package_version()} reads. "
+            "Upgrade sk_mtgru to load it."
+        )
+    if version < 1:
+        raise r.fail("format_version", f"must be >= 1, got {version}.")
+    versions = r.get(document, "versions", dict, "the file")
+    written_by = r.get(versions, "sk_mtgru", str, "versions")
+    if _version_tuple(written_by) < _version_tuple(_package_version()):
+        warnings.warn(
+            f"{path} was written by sk_mtgru {written_by} and is loaded by sk_mtgru "
+            f"{_package_version()}; re-save it to update it.",
+            UserWarning,
+            stacklevel=2,
+        )
+    name = r.get(document, "estimator", str, "the file")
+    if name != MultiTaskGRUClassifier.__name__:
+        raise r.fail("estimator", f"names an unknown estimator {name!r}.")
+
+    params = r.get(document, "params", dict, "the file")
+    known = MultiTaskGRUClassifier().get_params(deep=False)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise r.fail("params", f"has unknown parameter(s) {unknown}.")
+    for key, value in params.items():
+        if not isinstance(value, (type(None), bool, int, float, str, list, dict)):
+            raise r.fail(
+                f"params.{key}", f"has a value of type {type(value).__name__}."
+            )
+    if isinstance(params.get("task_weights"), list):
+        params["task_weights"] = tuple(params["task_weights"])
+    estimator = MultiTaskGRUClassifier(**params)
+    try:
+        validate_params(estimator)
+    except (ValueError, TypeError) as exc:
+        raise r.fail("params", f"are invalid: {exc}") from exc
+
+    module_doc = r.get(document, "module", dict, "the file")
+    config = {
+        "n_features": r.get(module_doc, "n_features", int, "module"),
+        "n_classes": r.get(module_doc, "n_classes", list, "module"),
+        "hidden_size": r.get(module_doc, "hidden_size", int, "module"),
+        "num_layers": r.get(module_doc, "num_layers", int, "module"),
+        "bidirectional": r.get(module_doc, "bidirectional", bool, "module"),
+        "dropout": r.get(module_doc, "dropout", float, "module"),
+    }
+    if not all(
+        isinstance(k, int) and not isinstance(k, bool) and k >= 2
+        for k in config["n_classes"]
+    ):
+        raise r.fail("module.n_classes", "must be a list of ints >= 2.")
+    if min(config["n_features"], config["hidden_size"], config["num_layers"]) < 1:
+        raise r.fail("module", "has sizes < 1.")
+
+    fitted = r.get(document, "fitted", dict, "the file")
+    task_names = r.get(fitted, "task_names", list, "fitted")
+    if not all(isinstance(t, str) for t in task_names):
+        raise r.fail("fitted.task_names", "must be a list of str.")
+    classes_doc = r.get(fitted, "classes", list, "fitted")
+    if not (len(task_names) == len(classes_doc) == len(config["n_classes"])):
+        raise r.fail("fitted", "has different numbers of tasks, classes and heads.")
+    classes = []
+    for k, entry in enumerate(classes_doc):
+        where = f"fitted.classes[{k}]"
+        dtype_str = r.get(entry, "dtype", str, where)
+        values = r.get(entry, "values", list, where)
+        try:
+            dtype = np.dtype(dtype_str)
+        except TypeError as exc:
+            raise r.fail(f"{where}.dtype", f"is not a dtype: {dtype_str!r}.") from exc
+        if dtype.kind not in _CLASS_DTYPE_KINDS:
+            raise r.fail(
+                f"{where}.dtype", f"must be a bool, number or str dtype, got {dtype}."
+            )
+        if not all(isinstance(v, (bool, int, float, str)) for v in values):
+            raise r.fail(f"{where}.values", "must hold bools, numbers or strings.")
+        try:
+            task_classes = np.asarray(values, dtype=dtype)
+        except (TypeError, ValueError) as exc:
+            raise r.fail(f"{where}.values", f"do not fit dtype {dtype}.") from exc
+        if task_classes.ndim != 1 or len(task_classes) != config["n_classes"][k]:
+            raise r.fail(
+                f"{where}.values",
+                f"must list the {config['n_classes'][k]} classes of its head.",
+            )
+        classes.append(task_classes)
+    one_dimensional = r.get(fitted, "one_dimensional", bool, "fitted")
+    if one_dimensional and len(classes) != 1:
+        raise r.fail("fitted.one_dimensional", "is true for several tasks.")
+    n_features_in = r.get(fitted, "n_features_in", int, "fitted")
+    if n_features_in != config["n_features"]:
+        raise r.fail("fitted.n_features_in", "differs from the network's input size.")
+    width_2d = fitted.get("width_2d")
+    if width_2d is not None and (
+        not isinstance(width_2d, int) or isinstance(width_2d, bool)
+    ):
+        raise r.fail("fitted.width_2d", "must be an int or null.")
+    n_iter = r.get(fitted, "n_iter", int, "fitted")
+    history = r.get(fitted, "history", list, "fitted")
+    for epoch in history:
+        if not isinstance(epoch, dict) or not all(
+            isinstance(value, (type(None), bool, Real, str)) for value in epoch.values()
+        ):
+            raise r.fail("fitted.history", "must be a list of dicts of plain values.")
+
+    device = torch.device("cpu")
+    try:
+        device = estimator._resolve_device()
+    except ValueError:
+        pass  # e.g. saved from a GPU, loaded where there is none: use the CPU
+    task_weights = check_task_weights(estimator.task_weights, task_names)
+    with _seeded_torch(0, device):
+        net = estimator._build_net(
+            n_features=config["n_features"],
+            n_classes=config["n_classes"],
+            task_names=task_names,
+            task_weights=task_weights,
+            device=device,
+            seed=0,
+            validation=False,
+        )
+        net.set_params(
+            module__hidden_size=config["hidden_size"],
+            module__num_layers=config["num_layers"],
+            module__bidirectional=config["bidirectional"],
+            module__dropout=config["dropout"],
+        )
+        net.initialize()
+    expected = net.module_.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise r.fail(
+            "tensors",
+            f"do not match the network: missing {missing}, unexpected {extra}.",
+        )
+    for key, value in expected.items():
+        got = tensors[key]
+        if tuple(got.shape) != tuple(value.shape) or got.dtype != value.dtype:
+            raise r.fail(
+                f"tensor {key!r}",
+                f"has shape {tuple(got.shape)} and dtype {got.dtype}; the network "
+                f"needs {tuple(value.shape)} and {value.dtype}.",
+            )
+        if not bool(torch.isfinite(got).all()):
+            raise r.fail(f"tensor {key!r}", "has non-finite values.")
+    net.module_.load_state_dict(tensors)
+    net.history = History(history)
+
+    estimator.net_ = net
+    estimator.history_ = net.history
+    estimator.n_iter_ = n_iter
+    estimator._width_2d = width_2d
+    estimator.task_names_ = np.asarray(task_names, dtype=object)
+    estimator.n_tasks_ = len(task_names)
+    estimator.n_features_in_ = n_features_in
+    estimator._one_dimensional_y = one_dimensional
+    estimator.classes_ = classes[0] if one_dimensional else classes
+    return estimator
