@@ -97,28 +97,35 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         total = np.zeros(n_features)
         total_sq = np.zeros(n_features)
         count = 0
-        for block in _blocks(X_checked):
-            block64 = block.astype(np.float64, copy=False)
-            mean = block64.mean(axis=0)
-            # Sums of squared deviations per block, merged below, are stable where
-            # raw sums of squares would cancel.
-            total_sq += ((block64 - mean) ** 2).sum(axis=0) + _merge_term(
-                total, count, mean, len(block64)
+        # Overflow (values near float64's limit) is reported below, in words.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for block in _blocks(X_checked):
+                block64 = block.astype(np.float64, copy=False)
+                mean = block64.mean(axis=0)
+                # Sums of squared deviations per block, merged below, are stable
+                # where raw sums of squares would cancel.
+                total_sq += ((block64 - mean) ** 2).sum(axis=0) + _merge_term(
+                    total, count, mean, len(block64)
+                )
+                total += block64.sum(axis=0)
+                count += len(block64)
+            mean = total / count
+            var = total_sq / count
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
+            raise ValueError(
+                f"{type(self).__name__} cannot standardise X: its values are so large "
+                "that their mean or variance overflows float64. Rescale X first."
             )
-            total += block64.sum(axis=0)
-            count += len(block64)
-        mean = total / count
-        var = total_sq / count
         self.n_features_in_ = n_features
         self.n_samples_seen_ = count
         self.mean_ = mean if self.with_mean else None
         if self.with_std:
             self.var_ = var
             scale = np.sqrt(var)
-            # Constant features (up to rounding) keep their values' scale.
-            scale[
-                scale < 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mean))
-            ] = 1.0
+            # Constant features (up to rounding error, relative to their level)
+            # keep their values' scale.
+            eps = np.finfo(np.float64).eps
+            scale[(var == 0) | (scale < 10 * eps * np.abs(mean))] = 1.0
             self.scale_ = scale
         else:
             self.var_ = None
@@ -164,22 +171,35 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         check_n_features(X_checked, self.n_features_in_, name)
 
         def scale(block: np.ndarray) -> np.ndarray:
-            out = np.array(block, copy=True)
-            if inverse:
-                if self.scale_ is not None:
-                    out *= self.scale_.astype(out.dtype)
-                if self.mean_ is not None:
-                    out += self.mean_.astype(out.dtype)
-            else:
-                if self.mean_ is not None:
-                    out -= self.mean_.astype(out.dtype)
-                if self.scale_ is not None:
-                    out /= self.scale_.astype(out.dtype)
+            # In float64, then back to the block's dtype: float32 data may have
+            # statistics that float32 itself cannot hold.
+            values = block.astype(np.float64)
+            with np.errstate(over="ignore", invalid="ignore"):
+                if inverse:
+                    if self.scale_ is not None:
+                        values *= self.scale_
+                    if self.mean_ is not None:
+                        values += self.mean_
+                else:
+                    if self.mean_ is not None:
+                        values -= self.mean_
+                    if self.scale_ is not None:
+                        values /= self.scale_
+                out = values.astype(block.dtype)
+            if not np.all(np.isfinite(out)):
+                raise ValueError(
+                    f"{name}: X {'un' if inverse else ''}scaled has values too large "
+                    f"for {block.dtype}; these sequences lie far outside the range "
+                    "seen at fit."
+                )
             return out
 
         if isinstance(X_checked, list):
             return [scale(seq) for seq in X_checked]
-        out = scale(X_checked)
+        out = np.empty(X_checked.shape, dtype=X_checked.dtype)
+        rows = max(1, (1 << 22) // max(1, X_checked[:1].nbytes))  # chunks of ~4 MB
+        for start in range(0, len(X_checked), rows):
+            out[start : start + rows] = scale(X_checked[start : start + rows])
         return out if width_2d is None else out[:, :, 0]
 
     def __sklearn_tags__(self):  # noqa: D105

@@ -60,6 +60,12 @@ def test_inverse_transform_recovers_the_input(ragged):
         np.testing.assert_allclose(back, original)
 
 
+def test_tiny_but_varying_features_are_not_taken_for_constant():
+    X = np.random.default_rng(0).normal(size=(5, 4, 1)) * 1e-20
+    scaled = SequenceScaler().fit_transform(X)
+    np.testing.assert_allclose(scaled.std(), 1.0)
+
+
 def test_constant_feature_keeps_unit_scale():
     X = np.ones((4, 5, 2))
     X[..., 1] = np.arange(5)
@@ -98,3 +104,27 @@ def test_scaler_feeds_the_classifier_in_a_pipeline(ragged_data):
     X, Y = ragged_data
     pipe = make_pipeline(SequenceScaler(), small_classifier()).fit(X, Y)
     assert pipe.predict(X).shape == (60, 2)
+
+
+def test_float32_sequences_with_statistics_beyond_float32_scale_finitely():
+    # Found by the fuzzer: a float64 value of 1e39 beside float32 sequences gave
+    # statistics float32 cannot hold, and NaN once applied in float32.
+    X = [[1.02e39, 0.0], np.array([0.0], dtype=np.float32)]
+    scaled = SequenceScaler().fit_transform(X)
+    assert all(np.all(np.isfinite(s)) for s in scaled)
+    assert scaled[1].dtype == np.float32
+
+
+def test_values_whose_variance_overflows_are_a_clear_error():
+    X = np.full((3, 4, 1), 1e200)
+    X[0] = -1e200
+    with pytest.raises(ValueError, match="mean or variance overflows float64"):
+        SequenceScaler().fit(X)
+
+
+def test_transforming_far_outside_the_fitted_range_is_a_clear_error():
+    scaler = SequenceScaler().fit(
+        np.random.default_rng(0).normal(size=(5, 4, 1)) * 1e-20
+    )
+    with pytest.raises(ValueError, match="too large for float32"):
+        scaler.transform(np.full((1, 2, 1), 3e38, dtype=np.float32))
