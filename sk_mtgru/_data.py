@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
+from ._validation import LazySequences
+
 __all__ = ["SequenceDataset", "BatchIterator", "pad_sequences"]
 
 Batch = tuple[dict[str, torch.Tensor], torch.Tensor | None]
@@ -31,61 +33,79 @@ def _sharing_read_only_memory() -> Iterator[None]:
 
 
 def pad_sequences(
-    X: np.ndarray | list[np.ndarray], dtype: type = np.float32
-) -> tuple[np.ndarray, np.ndarray]:
-    """Lay validated sequences out as one zero-padded array and their lengths.
+    X: np.ndarray | list[np.ndarray] | LazySequences, dtype: type = np.float32
+) -> tuple[np.ndarray | LazySequences, np.ndarray]:
+    """Lay validated sequences out for batching: values and lengths.
 
-    This is the one place where the sequences are copied: not at all for a 3-D array
-    already of ``dtype``, else once, converting while copying.
+    Only an in-memory list of sequences is copied, once, into one zero-padded
+    ``dtype`` array (so that batches are gathered from it quickly). A 3-D array --
+    a numpy memmap included -- is used as it is and converted batch by batch, and a
+    lazy collection stays lazy; neither is ever copied whole.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_timesteps, n_features) or list of ndarray
+    X : ndarray of shape (n_samples, n_timesteps, n_features), list of ndarray, or \
+LazySequences
         Output of :func:`sk_mtgru._validation.check_sequences`.
     dtype : type, default=np.float32
+        The dtype the network computes in.
 
     Returns
     -------
-    values : ndarray of shape (n_samples, max_length, n_features)
-        ``X`` itself when it is a 3-D array of ``dtype``, else a new padded array.
+    values : ndarray of shape (n_samples, max_length, n_features) or LazySequences
     lengths : ndarray of shape (n_samples,), dtype int64
+
+    Raises
+    ------
+    ValueError
+        When values are finite in their own dtype but too large for ``dtype``.
     """
-    sources = [X] if isinstance(X, np.ndarray) else X
-    narrowing = any(s.dtype.itemsize > np.dtype(dtype).itemsize for s in sources)
-    with np.errstate(over="ignore"):  # overflow is reported below, in words
-        if isinstance(X, np.ndarray):
-            values = X.astype(dtype, copy=False)
-            lengths = np.full(X.shape[0], X.shape[1], dtype=np.int64)
-        else:
-            lengths = np.array([len(seq) for seq in X], dtype=np.int64)
-            values = np.zeros((len(X), int(lengths.max()), X[0].shape[1]), dtype=dtype)
-            for i, seq in enumerate(X):
-                values[i, : len(seq)] = seq
-    if narrowing and not _all_finite(values):
-        raise ValueError(
-            f"X has values too large for {np.dtype(dtype).name} (beyond "
-            f"{np.finfo(dtype).max:.3g} in magnitude), in which the network "
-            "computes. Scale the features first, e.g. with SequenceScaler."
-        )
+    if isinstance(X, LazySequences):
+        return X, X.lengths
+    if isinstance(X, np.ndarray):
+        lengths = np.full(X.shape[0], X.shape[1], dtype=np.int64)
+        if X.dtype.itemsize > np.dtype(dtype).itemsize and not _fits(X, dtype):
+            raise _too_large(dtype)
+        return X, lengths
+    lengths = np.array([len(seq) for seq in X], dtype=np.int64)
+    values = np.zeros((len(X), int(lengths.max()), X[0].shape[1]), dtype=dtype)
+    for i, seq in enumerate(X):
+        if seq.dtype.itemsize > np.dtype(dtype).itemsize and not _fits(seq, dtype):
+            raise _too_large(dtype)
+        values[i, : len(seq)] = seq
     return values, lengths
 
 
-def _all_finite(values: np.ndarray, chunk_bytes: int = 1 << 20) -> bool:
-    """``np.isfinite(values).all()`` through chunks, without a full-size temporary."""
+def _too_large(dtype: type) -> ValueError:
+    return ValueError(
+        f"X has values too large for {np.dtype(dtype).name} (beyond "
+        f"{np.finfo(dtype).max:.3g} in magnitude), in which the network computes. "
+        "Scale the features first, e.g. with SequenceScaler."
+    )
+
+
+def _fits(values: np.ndarray, dtype: type, chunk_bytes: int = 1 << 20) -> bool:
+    """Whether every value of ``values`` fits ``dtype``'s range, read by chunks."""
+    limit = np.finfo(dtype).max
     rows = max(1, chunk_bytes // max(1, values[:1].nbytes))
     return all(
-        np.isfinite(values[start : start + rows]).all()
+        np.abs(values[start : start + rows]).max(initial=0.0) <= limit
         for start in range(0, len(values), rows)
     )
 
 
 class SequenceDataset(Dataset):
-    """Padded sequences with their lengths, integer targets and sample weights.
+    """Sequences with their lengths, integer targets and sample weights.
+
+    Batches come out as float32 tensors padded to their longest sequence, however
+    the sequences are held: a float32 array is shared with torch and indexed there
+    (the fast path); another array -- a float64 one, or a memmap on disk -- is read
+    and converted batch by batch; a lazy collection is read sequence by sequence.
 
     Parameters
     ----------
-    values : ndarray of shape (n_samples, max_length, n_features)
-        Padded sequences, shared with the caller's memory (never written to).
+    values : ndarray of shape (n_samples, max_length, n_features) or LazySequences
+        Padded sequences (never written to), or a lazy collection of them.
     lengths : ndarray of shape (n_samples,)
     y : ndarray of shape (n_samples, n_tasks) or None
         Integer class codes per task.
@@ -94,13 +114,16 @@ class SequenceDataset(Dataset):
 
     def __init__(
         self,
-        values: np.ndarray,
+        values: np.ndarray | LazySequences,
         lengths: np.ndarray,
         y: np.ndarray | None = None,
         sample_weight: np.ndarray | None = None,
     ) -> None:
-        with _sharing_read_only_memory():
-            self.values = torch.from_numpy(values)
+        self.values = values
+        self.tensor = None
+        if isinstance(values, np.ndarray) and values.dtype == np.float32:
+            with _sharing_read_only_memory():
+                self.tensor = torch.from_numpy(values)
         self.lengths = torch.from_numpy(np.asarray(lengths, dtype=np.int64))
         self.y = None if y is None else torch.from_numpy(np.asarray(y, np.int64))
         self.sample_weight = (
@@ -116,7 +139,20 @@ class SequenceDataset(Dataset):
         """Gather the samples at ``index``, cut to the longest of them."""
         lengths = self.lengths[index]
         max_length = int(lengths.max())
-        x = {"x": self.values[index, :max_length], "lengths": lengths}
+        if self.tensor is not None:
+            values = self.tensor[index, :max_length]
+        elif isinstance(self.values, LazySequences):
+            batch = np.zeros(
+                (len(index), max_length, self.values.n_features), dtype=np.float32
+            )
+            for row, i in enumerate(index.tolist()):
+                sequence = self.values[i]
+                batch[row, : len(sequence)] = sequence
+            values = torch.from_numpy(batch)
+        else:
+            rows = self.values[index.numpy(), :max_length]
+            values = torch.from_numpy(rows.astype(np.float32, copy=False))
+        x = {"x": values, "lengths": lengths}
         if self.sample_weight is not None:
             x["sample_weight"] = self.sample_weight[index]
         return x, None if self.y is None else self.y[index]

@@ -344,7 +344,10 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
     ) -> MultiTaskGRUClassifier:
         validate_params(self)
         name = type(self).__name__
-        X_checked, width_2d = check_sequences(X, estimator=name)
+        continuing = hasattr(self, "net_") and (incremental or self.warm_start)
+        X_checked, width_2d = check_sequences(
+            X, estimator=name, width_2d=self._width_2d if continuing else None
+        )
         n_samples = len(X_checked)
         targets = check_targets(y, n_samples, estimator=name)
         weights = check_sample_weight(sample_weight, n_samples)
@@ -352,7 +355,6 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         task_weights = check_task_weights(self.task_weights, task_names)
         device = self._resolve_device()
 
-        continuing = hasattr(self, "net_") and (incremental or self.warm_start)
         if continuing:
             how = "partial_fit" if incremental else "warm_start=True"
             classes = self._check_continuation(X_checked, task_names, how)

@@ -194,7 +194,7 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
                 )
             return out
 
-        if isinstance(X_checked, list):
+        if not isinstance(X_checked, np.ndarray):
             return [scale(seq) for seq in X_checked]
         out = np.empty(X_checked.shape, dtype=X_checked.dtype)
         rows = max(1, (1 << 22) // max(1, X_checked[:1].nbytes))  # chunks of ~4 MB
@@ -209,9 +209,9 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _blocks(X: np.ndarray | list[np.ndarray], rows: int = 1 << 16):
+def _blocks(X: Any, rows: int = 1 << 16):
     """Yield ``(n_steps, n_features)`` blocks of validated sequences."""
-    if isinstance(X, list):
+    if not isinstance(X, np.ndarray):  # a list, or sequences read lazily
         yield from X
         return
     flat = X.reshape(-1, X.shape[2])

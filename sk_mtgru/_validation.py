@@ -38,8 +38,9 @@ __all__ = [
     "check_task_weights",
     "CheckedSequences",
     "FLOAT_DTYPES",
+    "LazySequences",
+    "is_lazy_collection",
     "n_features_of",
-    "sequence_lengths",
     "validate_params",
 ]
 
@@ -70,9 +71,10 @@ def validate_params(estimator: Any) -> None:
 class CheckedSequences(NamedTuple):
     """Validated sequences and what their input form says about later input."""
 
-    #: A 3-D array ``(n_samples, n_timesteps, n_features)`` or a list of 2-D
-    #: ``(n_timesteps_i, n_features)`` arrays, with finite values.
-    values: np.ndarray | list[np.ndarray]
+    #: A 3-D array ``(n_samples, n_timesteps, n_features)``, a list of 2-D
+    #: ``(n_timesteps_i, n_features)`` arrays, or a :class:`LazySequences` reading
+    #: them on access; values are finite.
+    values: np.ndarray | list[np.ndarray] | LazySequences
     #: ``n_timesteps`` when the input was a dense 2-D array of univariate sequences.
     width_2d: int | None
 
@@ -109,8 +111,10 @@ def check_sequences(
     Parameters
     ----------
     X : array-like of shape (n_samples, n_timesteps, n_features) or \
-            (n_samples, n_timesteps), or list of arrays
-        The sequences.
+            (n_samples, n_timesteps), list of arrays, or lazy collection
+        The sequences. A numpy memmap is used in place, without reading it into
+        memory. A sized, indexable collection that is not array-like (for instance
+        one that loads each recording from disk) is read one sequence at a time.
     dtype : dtype or list of dtypes, default=FLOAT_DTYPES
         Passed to :func:`sklearn.utils.check_array`: a dtype in the list is kept,
         others convert to the first, so float input is not copied here.
@@ -126,8 +130,8 @@ def check_sequences(
     -------
     CheckedSequences
         ``values`` is a 3-D array for dense input (a view of ``X`` when no conversion
-        was needed; 2-D input gains a trailing axis of size 1), or a list of 2-D
-        arrays for sequences of different lengths.
+        was needed; 2-D input gains a trailing axis of size 1), a list of 2-D
+        arrays for sequences of different lengths, or a :class:`LazySequences`.
     """
     if X is None:
         raise ValueError(f"{estimator} got X=None. {_AXIS_HINT}")
@@ -135,6 +139,10 @@ def check_sequences(
         raise TypeError(
             f"{estimator} got sparse X; sequences must be dense. Convert them with "
             "X.toarray() first."
+        )
+    if is_lazy_collection(X):
+        return CheckedSequences(
+            LazySequences(X, dtype=dtype, estimator=estimator), None
         )
     X_arr = _dense_or_list(X)
     if isinstance(X_arr, list):
@@ -177,6 +185,41 @@ def check_sequences(
     return CheckedSequences(X_checked, None)
 
 
+def _check_one_sequence(
+    seq: Any, i: int, *, dtype: Any, estimator: str, n_features: int | None
+) -> np.ndarray:
+    """Validate sequence ``i`` as a 2-D ``(n_timesteps, n_features)`` array."""
+    if hasattr(seq, "toarray"):
+        raise TypeError(
+            f"{estimator} got a sparse matrix as sequence {i}; sequences must be "
+            "dense. Convert it with .toarray() first."
+        )
+    seq_arr = np.asarray(seq)
+    if seq_arr.ndim == 1:
+        seq_arr = np.reshape(seq_arr, (-1, 1))
+    elif seq_arr.ndim != 2:
+        raise ValueError(
+            f"{estimator} expects each sequence in a list to be a 2-D array "
+            f"(n_timesteps, n_features) or a 1-D univariate one; sequence {i} has "
+            f"{seq_arr.ndim} dimensions (shape {seq_arr.shape})."
+        )
+    if seq_arr.shape[0] == 0:
+        raise ValueError(
+            f"{estimator} got a zero-length sequence at index {i}; every sequence "
+            "needs at least one time step. Remove it, or pad it to length 1."
+        )
+    checked = check_array(
+        seq_arr, dtype=dtype, input_name=f"X[{i}]", ensure_min_features=1
+    )
+    if n_features is not None and checked.shape[1] != n_features:
+        raise ValueError(
+            f"{estimator} expects every sequence to have the same number of "
+            f"features per time step: sequence 0 has {n_features}, sequence {i} "
+            f"has {checked.shape[1]}."
+        )
+    return checked
+
+
 def _check_sequence_list(
     X: list[Any], *, dtype: Any, estimator: str
 ) -> list[np.ndarray]:
@@ -186,52 +229,92 @@ def _check_sequence_list(
             "minimum of 1 is required."
         )
     checked = []
-    n_features = None
     for i, seq in enumerate(X):
-        if hasattr(seq, "toarray"):
-            raise TypeError(
-                f"{estimator} got a sparse matrix as sequence {i}; sequences must be "
-                "dense. Convert it with .toarray() first."
+        n_features = checked[0].shape[1] if checked else None
+        checked.append(
+            _check_one_sequence(
+                seq, i, dtype=dtype, estimator=estimator, n_features=n_features
             )
-        seq_arr = np.asarray(seq)
-        ndim = seq_arr.ndim
-        if ndim == 1:
-            seq_arr = np.reshape(seq_arr, (-1, 1))
-        elif ndim != 2:
-            raise ValueError(
-                f"{estimator} expects each sequence in a list to be a 2-D array "
-                f"(n_timesteps, n_features) or a 1-D univariate one; sequence {i} has "
-                f"{ndim} dimensions (shape {seq_arr.shape})."
-            )
-        if seq_arr.shape[0] == 0:
-            raise ValueError(
-                f"{estimator} got a zero-length sequence at index {i}; every sequence "
-                "needs at least one time step. Remove it, or pad it to length 1."
-            )
-        seq_checked = check_array(
-            seq_arr, dtype=dtype, input_name=f"X[{i}]", ensure_min_features=1
         )
-        if n_features is None:
-            n_features = seq_checked.shape[1]
-        elif seq_checked.shape[1] != n_features:
-            raise ValueError(
-                f"{estimator} expects every sequence to have the same number of "
-                f"features per time step: sequence 0 has {n_features}, sequence {i} "
-                f"has {seq_checked.shape[1]}."
-            )
-        checked.append(seq_checked)
     return checked
 
 
-def sequence_lengths(X: np.ndarray | list[np.ndarray]) -> np.ndarray:
-    """Number of time steps of each validated sequence, as an int64 array."""
-    if isinstance(X, np.ndarray):
-        return np.full(X.shape[0], X.shape[1], dtype=np.int64)
-    return np.array([len(seq) for seq in X], dtype=np.int64)
+class LazySequences:
+    """Sequences read one at a time from a collection that loads them on access.
+
+    Wraps any object with ``len()`` and integer indexing that is not array-like --
+    a list-like view of files on disk, say -- so that sequences larger than memory
+    together can be trained on batch by batch. Building it reads every sequence once,
+    to validate it and learn its length, and keeps none of them; indexing reads and
+    validates the sequence again.
+
+    Parameters
+    ----------
+    source : sequence of array-like of shape (n_timesteps_i, n_features)
+    dtype : dtype or list of dtypes
+    estimator : str
+        Name used in messages.
+    """
+
+    def __init__(self, source: Any, *, dtype: Any, estimator: str) -> None:
+        self.source = source
+        self.dtype = dtype
+        self.estimator = estimator
+        n = len(source)
+        if n == 0:
+            raise ValueError(
+                f"{estimator} got an empty collection of sequences: found 0 "
+                "sample(s), while a minimum of 1 is required."
+            )
+        lengths = np.empty(n, dtype=np.int64)
+        n_features = None
+        for i in range(n):
+            seq = _check_one_sequence(
+                source[i], i, dtype=dtype, estimator=estimator, n_features=n_features
+            )
+            n_features = seq.shape[1]
+            lengths[i] = len(seq)
+        self.lengths = lengths
+        self.n_features = n_features
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        seq = _check_one_sequence(
+            self.source[i],
+            int(i),
+            dtype=self.dtype,
+            estimator=self.estimator,
+            n_features=self.n_features,
+        )
+        if len(seq) != self.lengths[i]:
+            raise ValueError(
+                f"{self.estimator}: sequence {i} had {self.lengths[i]} time steps when "
+                f"first read and has {len(seq)} now; the collection must return the "
+                "same sequences each time."
+            )
+        return seq
+
+    def __iter__(self) -> Any:
+        return (self[i] for i in range(len(self)))
 
 
-def n_features_of(X: np.ndarray | list[np.ndarray]) -> int:
+def is_lazy_collection(X: Any) -> bool:
+    """True for a sized, indexable collection of sequences that is not array-like."""
+    return (
+        hasattr(X, "__len__")
+        and hasattr(X, "__getitem__")
+        and not isinstance(X, (list, tuple, str, bytes, dict, np.ndarray))
+        and not hasattr(X, "__array__")
+        and not hasattr(X, "shape")
+    )
+
+
+def n_features_of(X: np.ndarray | list[np.ndarray] | LazySequences) -> int:
     """Features per time step of validated sequences."""
+    if isinstance(X, LazySequences):
+        return int(X.n_features)
     return int(X.shape[2] if isinstance(X, np.ndarray) else X[0].shape[1])
 
 
