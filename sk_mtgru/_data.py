@@ -1,8 +1,9 @@
-"""Validated sequences -> padded tensors + lengths, a dataset over them, and batches.
+"""Validated sequences -> values + lengths, a dataset over them, and batches.
 
-Batches are gathered by indexing preloaded tensors (no per-sample ``__getitem__`` and
-collate), and each batch is cut to its own longest sequence, so that a few long
-recordings do not make every batch as long as they are.
+A batch is gathered in one indexing operation (no per-sample ``__getitem__`` and
+collate) and cut to its own longest sequence, so that a few long recordings do not
+make every batch as long as they are. Only an in-memory list of sequences is copied
+(once, padded); 3-D arrays and lazy collections are read batch by batch.
 """
 
 from __future__ import annotations

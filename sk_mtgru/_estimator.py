@@ -291,6 +291,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
 (n_samples, n_timesteps), or list of array-like of shape (n_timesteps_i, n_features)
             Training sequences, batch first and channels last; a 2-D array holds
             univariate sequences; a list may hold sequences of different lengths.
+            A numpy memmap, or any sized, indexable collection that loads each
+            sequence when indexed, is read batch by batch without being copied.
         y : array-like of shape (n_samples, n_tasks) or (n_samples,)
             One column of labels per task (ints, strings, ...), or a 1-D array for a
             single task. A pandas DataFrame's columns name the tasks.

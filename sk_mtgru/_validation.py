@@ -7,7 +7,8 @@ Axis order: a 3-D ``X`` is ``(n_samples, n_timesteps, n_features)`` -- batch fir
 channels last, as in Keras and ``torch.nn.GRU(batch_first=True)``. A 2-D ``X`` is
 ``(n_samples, n_timesteps)``: univariate sequences. A list holds one
 ``(n_timesteps_i, n_features)`` array per sequence (or ``(n_timesteps_i,)`` for a
-univariate one), and the lengths may differ.
+univariate one), and the lengths may differ. A sized, indexable collection that is not
+array-like is read one sequence at a time (:class:`LazySequences`).
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ __all__ = [
     "validate_params",
 ]
 
-#: dtypes kept as they are; others convert to the first. Converting to float32 happens
-#: once, when the sequences are laid out for the network (see ``_data.pad_sequences``).
+#: dtypes kept as they are; others convert to the first. The network's float32 comes
+#: later, batch by batch or in one padded copy (see ``_data.pad_sequences``).
 FLOAT_DTYPES = [np.float32, np.float64]
 
 _AXIS_HINT = (
@@ -354,7 +355,9 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray:
         )
     if not np.any(sw > 0):
         raise ValueError("sample_weight is zero everywhere; at least one must be > 0.")
-    return sw.astype(np.float32)
+    # Only ratios matter (each batch's loss is normalised by its total weight), so
+    # weights are scaled to at most 1 before float32 could overflow on them.
+    return (sw / sw.max()).astype(np.float32)
 
 
 def check_task_weights(

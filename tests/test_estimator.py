@@ -10,16 +10,21 @@ from sk_mtgru.metrics import per_task_accuracy
 from .conftest import small_classifier
 
 
+def _assert_beats_majority_on_held_out(clf, X, Y, margin):
+    """Each task's accuracy on sequences 300+ beats predicting its majority class."""
+    accuracy = per_task_accuracy(Y[300:], clf.predict(X[300:]))
+    majority = [
+        np.mean(Y[300:, k] == np.bincount(Y[:300, k]).argmax()) for k in range(3)
+    ]
+    assert np.all(accuracy >= np.array(majority) + margin), (accuracy, majority)
+
+
 def test_learns_every_task_well_above_the_majority_baseline(learnable_data):
     X, Y = learnable_data
     clf = small_classifier(
         hidden_size=16, max_iter=15, batch_size=32, learning_rate_init=1e-2
     ).fit(X[:300], Y[:300])
-    accuracy = per_task_accuracy(Y[300:], clf.predict(X[300:]))
-    majority = [
-        np.mean(Y[300:, k] == np.bincount(Y[:300, k]).argmax()) for k in range(3)
-    ]
-    assert np.all(accuracy >= np.array(majority) + 0.15), (accuracy, majority)
+    _assert_beats_majority_on_held_out(clf, X, Y, margin=0.15)
 
 
 def test_predict_returns_the_original_labels_of_each_task(string_labels):
@@ -390,11 +395,7 @@ def test_partial_fit_learns_like_fit_over_the_same_epochs(learnable_data):
     clf = small_classifier(**params)
     for _ in range(10):
         clf.partial_fit(X[:300], Y[:300])
-    accuracy = per_task_accuracy(Y[300:], clf.predict(X[300:]))
-    majority = [
-        np.mean(Y[300:, k] == np.bincount(Y[:300, k]).argmax()) for k in range(3)
-    ]
-    assert np.all(accuracy >= np.array(majority) + 0.1), (accuracy, majority)
+    _assert_beats_majority_on_held_out(clf, X, Y, margin=0.1)
 
 
 def test_partial_fit_takes_classes_the_first_chunk_does_not_show(dense_data):
@@ -419,3 +420,12 @@ def test_partial_fit_rejects_labels_outside_the_fixed_classes(dense_data):
         small_classifier().partial_fit(X, Y, classes=[[0, 1]])
     with pytest.raises(ValueError, match="at least 2 distinct labels"):
         small_classifier().partial_fit(X, Y, classes=[[0, 1], [1]])
+
+
+def test_sample_weights_matter_only_by_their_ratios(dense_data):
+    X, Y = dense_data
+    weights = np.linspace(1, 3, 60)
+    small = small_classifier().fit(X, Y, sample_weight=weights)
+    huge = small_classifier().fit(X, Y, sample_weight=weights * 1e300)
+    for a, b in zip(small.predict_proba(X), huge.predict_proba(X)):
+        np.testing.assert_allclose(a, b, rtol=1e-5)
