@@ -109,8 +109,11 @@ class SequenceDataset(Dataset):
         Padded sequences (never written to), or a lazy collection of them.
     lengths : ndarray of shape (n_samples,)
     y : ndarray of shape (n_samples, n_tasks) or None
-        Integer class codes per task.
+        Integer class codes per task, -1 where a label is missing.
     sample_weight : ndarray of shape (n_samples,) or None
+        Weight of each sample (in accuracies).
+    loss_weight : ndarray of shape (n_samples, n_tasks) or None
+        Weight of each sample in each task's loss: 0 where its label is missing.
     """
 
     def __init__(
@@ -119,6 +122,7 @@ class SequenceDataset(Dataset):
         lengths: np.ndarray,
         y: np.ndarray | None = None,
         sample_weight: np.ndarray | None = None,
+        loss_weight: np.ndarray | None = None,
     ) -> None:
         self.values = values
         self.tensor = None
@@ -127,11 +131,14 @@ class SequenceDataset(Dataset):
                 self.tensor = torch.from_numpy(values)
         self.lengths = torch.from_numpy(np.asarray(lengths, dtype=np.int64))
         self.y = None if y is None else torch.from_numpy(np.asarray(y, np.int64))
-        self.sample_weight = (
-            None
-            if sample_weight is None
-            else torch.from_numpy(np.asarray(sample_weight, dtype=np.float32))
-        )
+        self.weights = {
+            key: torch.from_numpy(np.asarray(value, dtype=np.float32))
+            for key, value in (
+                ("sample_weight", sample_weight),
+                ("loss_weight", loss_weight),
+            )
+            if value is not None
+        }
 
     def __len__(self) -> int:
         return int(self.lengths.shape[0])
@@ -154,8 +161,7 @@ class SequenceDataset(Dataset):
             rows = self.values[index.numpy(), :max_length]
             values = torch.from_numpy(rows.astype(np.float32, copy=False))
         x = {"x": values, "lengths": lengths}
-        if self.sample_weight is not None:
-            x["sample_weight"] = self.sample_weight[index]
+        x.update({key: weight[index] for key, weight in self.weights.items()})
         return x, None if self.y is None else self.y[index]
 
     def __getitem__(self, i: int) -> Batch:

@@ -18,8 +18,15 @@ from skorch.dataset import ValidSplit
 
 from ._data import BatchIterator, SequenceDataset, pad_sequences
 from ._module import MultiTaskGRU
-from ._net import MultiTaskNet, task_metric_callbacks
-from ._targets import check_targets, decode_predictions, encode_targets
+from ._net import MultiTaskNet, TaskEpochMetrics
+from ._targets import (
+    check_targets,
+    class_weights,
+    decode_predictions,
+    encode_known,
+    encode_targets,
+    loss_weights,
+)
 from ._validation import (
     Integral,
     Interval,
@@ -33,7 +40,7 @@ from ._validation import (
     validate_params,
 )
 from .exceptions import TrainingDivergedError
-from .metrics import _per_task_accuracy
+from .metrics import _mean_of_labelled_tasks, _per_task_accuracy
 
 __all__ = ["MultiTaskGRUClassifier"]
 
@@ -68,22 +75,15 @@ def _seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
-def _encode_known(
-    column: np.ndarray, task_classes: np.ndarray, task_name: str
-) -> np.ndarray:
-    """Codes of ``column``'s labels among classes fixed before; unseen is an error."""
-    codes = np.empty(len(column), dtype=np.int64)
-    lookup = {label: i for i, label in enumerate(task_classes.tolist())}
-    for i, label in enumerate(column.tolist()):
-        if label not in lookup:
-            raise ValueError(
-                f"Task {task_name!r} has label {label!r}, unseen in the first fit "
-                f"(classes {task_classes.tolist()}). Fit with warm_start=False to "
-                "learn new classes, or give partial_fit all the classes at its first "
-                "call."
-            )
-        codes[i] = lookup[label]
-    return codes
+def _balanced_entries(class_weight: Any) -> list[Any]:
+    """The entries of a ``class_weight`` specification that may say 'balanced'."""
+    if isinstance(class_weight, str):
+        return [class_weight]
+    if isinstance(class_weight, dict):
+        return [v for v in class_weight.values() if isinstance(v, str)]
+    if isinstance(class_weight, (list, tuple)):
+        return [v for v in class_weight if isinstance(v, str)]
+    return []
 
 
 class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
@@ -117,6 +117,19 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         equally; a sequence gives one non-negative weight per task, in the order of
         ``Y``'s columns; a dict maps task names (see ``task_names_``) to weights, and
         tasks it leaves out keep weight 1. The weights are not normalised.
+    missing_label : scalar or None, default=None
+        A label value that means "no label for this task", besides None and NaN,
+        which always do: for instance -1 or ``""``. A sample without a label for a
+        task is left out of that task's loss and metrics only, and still trains the
+        other tasks.
+    class_weight : None, 'balanced', list or dict, default=None
+        Weights of each task's classes in its loss, as in scikit-learn's
+        classifiers: None (all 1), 'balanced' (each task's classes weighted by
+        ``n_labelled / (n_classes * count)``), or one entry per task -- a list, or a
+        dict keyed by task name -- each None, 'balanced' or ``{label: weight}``.
+        For a 1-D ``y``, a ``{label: weight}`` dict. Multiplies ``sample_weight``.
+        'balanced' is not available to ``partial_fit``, which sees one chunk at a
+        time: compute the weights and pass them as dicts.
     solver : {'adam', 'adamw', 'sgd'}, default='adam'
         The torch optimizer.
     learning_rate_init : float, default=1e-3
@@ -222,6 +235,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         "bidirectional": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "task_weights": [None, "array-like", dict],
+        "missing_label": "no_validation",
+        "class_weight": [None, StrOptions({"balanced"}), dict, list, tuple],
         "solver": [StrOptions(set(_SOLVERS))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
@@ -246,6 +261,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         bidirectional: bool = False,
         dropout: float = 0.0,
         task_weights: Any = None,
+        missing_label: Any = None,
+        class_weight: Any = None,
         solver: str = "adam",
         learning_rate_init: float = 1e-3,
         momentum: float = 0.9,
@@ -266,6 +283,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         self.bidirectional = bidirectional
         self.dropout = dropout
         self.task_weights = task_weights
+        self.missing_label = missing_label
+        self.class_weight = class_weight
         self.solver = solver
         self.learning_rate_init = learning_rate_init
         self.momentum = momentum
@@ -365,19 +384,38 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         else:
             classes = None
         if classes is None:
-            classes, codes = encode_targets(targets, task_names)
+            classes, codes = encode_targets(targets, task_names, self.missing_label)
         else:
             codes = np.column_stack(
                 [
-                    _encode_known(column, task_classes, task_name)
+                    encode_known(column, task_classes, task_name, self.missing_label)
                     for column, task_classes, task_name in zip(
                         targets.columns, classes, task_names
                     )
                 ]
             )
+        if incremental and "balanced" in _balanced_entries(self.class_weight):
+            raise ValueError(
+                "class_weight='balanced' is not available to partial_fit, which sees "
+                "one chunk of the data at a time; compute each task's weights over "
+                "all the data and pass them as {label: weight} dicts."
+            )
+        per_class = class_weights(
+            self.class_weight,
+            classes,
+            codes,
+            task_names,
+            one_dimensional=targets.one_dimensional,
+        )
 
         values, lengths = pad_sequences(X_checked)
-        dataset = SequenceDataset(values, lengths, codes, weights)
+        dataset = SequenceDataset(
+            values,
+            lengths,
+            codes,
+            sample_weight=weights,
+            loss_weight=loss_weights(weights, codes, per_class),
+        )
         epochs_before = len(self.net_.history) if continuing else 0
         # Continued training draws new shuffles: the seed moves with the epochs.
         seed = int(
@@ -468,9 +506,9 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         seed: int,
         validation: bool,
     ) -> MultiTaskNet:
-        callbacks: list[tuple[str, Any]] = task_metric_callbacks(
-            task_names, validation=validation
-        )
+        callbacks: list[tuple[str, Any]] = [
+            ("task_metrics", TaskEpochMetrics(task_names))
+        ]
         train_split = None
         if validation:
             train_split = ValidSplit(
@@ -644,7 +682,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         (a sample counts only when every task is right): the mean of per-task
         accuracies degrades gracefully with the number of tasks and gives credit for
         each task learnt. Use :func:`sk_mtgru.metrics.exact_match_scorer` for the
-        other.
+        other. Each task is scored on the samples labelled for it (see
+        ``missing_label``); a task with none in ``y`` is left out of the mean.
 
         Parameters
         ----------
@@ -682,9 +721,10 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         if Y_pred.ndim == 1:
             Y_pred = Y_pred[:, np.newaxis]
         columns_pred = [Y_pred[:, k] for k in range(self.n_tasks_)]
-        return float(
-            np.mean(_per_task_accuracy(targets.columns, columns_pred, weights))
+        scores = _per_task_accuracy(
+            targets.columns, columns_pred, weights, self.missing_label
         )
+        return _mean_of_labelled_tasks(scores)
 
     def save(self, path: Any) -> None:
         """Write the fitted model to ``path`` in a safe format, without pickle.

@@ -8,7 +8,16 @@ from typing import Any
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
-__all__ = ["Targets", "check_targets", "encode_targets", "decode_predictions"]
+__all__ = [
+    "Targets",
+    "check_targets",
+    "class_weights",
+    "loss_weights",
+    "decode_predictions",
+    "encode_known",
+    "encode_targets",
+    "missing_mask",
+]
 
 
 @dataclass(frozen=True)
@@ -35,14 +44,26 @@ class Targets:
         return len(self.columns)
 
 
-def _is_missing(column: np.ndarray) -> np.ndarray:
+def missing_mask(column: np.ndarray, missing_label: Any = None) -> np.ndarray:
+    """Where ``column`` lacks a label: None, NaN, or the ``missing_label`` sentinel."""
     if column.dtype.kind == "f":
-        return np.isnan(column)
-    if column.dtype == object:
-        return np.array(
-            [v is None or (isinstance(v, float) and v != v) for v in column], dtype=bool
+        missing = np.isnan(column)
+    elif column.dtype == object:
+        missing = np.array(
+            [v is None or (isinstance(v, float) and v != v) for v in column.tolist()],
+            dtype=bool,
         )
-    return np.zeros(column.shape, dtype=bool)
+    else:
+        missing = np.zeros(column.shape, dtype=bool)
+    if missing_label is not None:
+        missing |= np.array(
+            [
+                type(v) is type(missing_label) and v == missing_label
+                for v in column.tolist()
+            ],
+            dtype=bool,
+        )
+    return missing
 
 
 def check_targets(Y: Any, n_samples: int, *, estimator: str) -> Targets:
@@ -99,9 +120,12 @@ def check_targets(Y: Any, n_samples: int, *, estimator: str) -> Targets:
 
 
 def encode_targets(
-    targets: Targets, task_names: list[str]
+    targets: Targets, task_names: list[str], missing_label: Any = None
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Learn each task's classes and encode the labels as int64 codes.
+
+    Missing labels (None, NaN or ``missing_label``) get code -1; a task's classes are
+    those of its labelled samples.
 
     Returns
     -------
@@ -110,16 +134,16 @@ def encode_targets(
     codes : ndarray of shape (n_samples, n_tasks), dtype int64
     """
     classes = []
-    codes = np.empty((len(targets.columns[0]), targets.n_tasks), dtype=np.int64)
+    codes = np.full((len(targets.columns[0]), targets.n_tasks), -1, dtype=np.int64)
     for k, (name, column) in enumerate(zip(task_names, targets.columns)):
-        missing = _is_missing(column)
-        if missing.any():
+        labelled = ~missing_mask(column, missing_label)
+        if not labelled.any():
             raise ValueError(
-                f"Task {name!r} has {int(missing.sum())} missing label(s) (None or "
-                "NaN), e.g. at row "
-                f"{int(np.flatnonzero(missing)[0])}. Every sequence needs a label for "
-                "every task: drop those rows or fill in the labels."
+                f"Task {name!r} has no labels: every one is missing (None, NaN or "
+                f"missing_label={missing_label!r}). Drop the task or label some "
+                "sequences."
             )
+        column = column[labelled]
         try:
             task_classes, task_codes = np.unique(column, return_inverse=True)
         except TypeError as exc:
@@ -143,8 +167,32 @@ def encode_targets(
                 "the task or add sequences of other classes."
             )
         classes.append(task_classes)
-        codes[:, k] = task_codes.reshape(-1)
+        codes[labelled, k] = task_codes.reshape(-1)
     return classes, codes
+
+
+def encode_known(
+    column: np.ndarray, task_classes: np.ndarray, task_name: str, missing_label: Any
+) -> np.ndarray:
+    """Codes of ``column`` among classes fixed before (-1 where missing).
+
+    A label outside ``task_classes`` is an error: the network has no output for it.
+    """
+    codes = np.full(len(column), -1, dtype=np.int64)
+    lookup = {label: i for i, label in enumerate(task_classes.tolist())}
+    missing = missing_mask(column, missing_label)
+    for i, label in enumerate(column.tolist()):
+        if missing[i]:
+            continue
+        if label not in lookup:
+            raise ValueError(
+                f"Task {task_name!r} has label {label!r}, unseen in the first fit "
+                f"(classes {task_classes.tolist()}). Fit with warm_start=False to "
+                "learn new classes, or give partial_fit all the classes at its first "
+                "call."
+            )
+        codes[i] = lookup[label]
+    return codes
 
 
 def decode_predictions(classes: list[np.ndarray], codes: np.ndarray) -> np.ndarray:
@@ -159,3 +207,97 @@ def decode_predictions(classes: list[np.ndarray], codes: np.ndarray) -> np.ndarr
     for k, task_classes in enumerate(classes):
         out[:, k] = task_classes[codes[:, k]]
     return out
+
+
+def class_weights(
+    spec: Any,
+    classes: list[np.ndarray],
+    codes: np.ndarray,
+    task_names: list[str],
+    *,
+    one_dimensional: bool,
+) -> list[np.ndarray]:
+    """Each task's weight per class, from ``class_weight`` as scikit-learn reads it.
+
+    ``spec`` is None, 'balanced', or (for several tasks) a list with one entry per
+    task or a dict keyed by task name, each entry None, 'balanced' or a dict
+    ``{label: weight}``; for a 1-D ``y``, a dict ``{label: weight}``. 'balanced'
+    weighs class ``c`` of a task by ``n_labelled / (n_classes * n_c)``, as
+    ``sklearn.utils.class_weight.compute_class_weight`` does; classes a dict leaves
+    out keep weight 1.
+    """
+    n_tasks = len(classes)
+    if spec is None or isinstance(spec, str):
+        entries = [spec] * n_tasks
+    elif isinstance(spec, dict) and one_dimensional:
+        entries = [spec]
+    elif isinstance(spec, dict):
+        unknown = [key for key in spec if str(key) not in task_names]
+        if unknown:
+            raise ValueError(
+                f"class_weight names unknown task(s) {unknown}; the tasks are "
+                f"{list(task_names)}. (For a single task given as a 1-D y, pass "
+                "{label: weight} directly.)"
+            )
+        by_name = {str(key): value for key, value in spec.items()}
+        entries = [by_name.get(name) for name in task_names]
+    else:
+        entries = list(spec)
+        if len(entries) != n_tasks:
+            raise ValueError(
+                f"class_weight has {len(entries)} entries but y has {n_tasks} task(s): "
+                "give one (None, 'balanced' or a dict) per task."
+            )
+    weights = []
+    for k, (name, entry) in enumerate(zip(task_names, entries)):
+        n_classes = len(classes[k])
+        if entry is None:
+            weights.append(np.ones(n_classes))
+        elif isinstance(entry, str) and entry == "balanced":
+            labelled = codes[:, k][codes[:, k] >= 0]
+            counts = np.bincount(labelled, minlength=n_classes)
+            weights.append(len(labelled) / (n_classes * np.maximum(counts, 1)))
+        elif isinstance(entry, dict):
+            task_weights = np.ones(n_classes)
+            known = classes[k].tolist()
+            for label, value in entry.items():
+                if label not in known:
+                    raise ValueError(
+                        f"class_weight for task {name!r} names label {label!r}, not "
+                        f"among its classes {known}."
+                    )
+                if (
+                    isinstance(value, (bool, np.bool_))
+                    or not isinstance(value, (int, float, np.number))
+                    or not np.isfinite(value)
+                    or value < 0
+                ):
+                    raise ValueError(
+                        f"class_weight for task {name!r} gives label {label!r} the "
+                        f"weight {value!r}; weights must be finite numbers >= 0."
+                    )
+                task_weights[known.index(label)] = float(value)
+            weights.append(task_weights)
+        else:
+            raise ValueError(
+                f"class_weight for task {name!r} must be None, 'balanced' or a dict "
+                f"{{label: weight}}, got {entry!r}."
+            )
+    return weights
+
+
+def loss_weights(
+    sample_weight: np.ndarray, codes: np.ndarray, per_class: list[np.ndarray]
+) -> np.ndarray:
+    """Weight of each sample in each task's loss: ``(n_samples, n_tasks)`` float32.
+
+    The sample's weight times its class's weight in the task; 0 where the task's
+    label is missing, so that the sample never enters that task's loss.
+    """
+    weights = np.zeros(codes.shape, dtype=np.float32)
+    for k, task_weights in enumerate(per_class):
+        labelled = codes[:, k] >= 0
+        weights[labelled, k] = (
+            sample_weight[labelled] * task_weights[codes[labelled, k]]
+        )
+    return weights

@@ -21,9 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import make_scorer
 
-from ._targets import check_targets
+from ._targets import check_targets, missing_mask
 
 __all__ = [
     "per_task_accuracy",
@@ -46,13 +45,18 @@ def _per_task_accuracy(
     columns_true: list[np.ndarray],
     columns_pred: list[np.ndarray],
     sample_weight: np.ndarray | None,
+    missing_label: Any = None,
 ) -> np.ndarray:
-    return np.array(
-        [
-            np.average(_equal(t, p), weights=sample_weight)
-            for t, p in zip(columns_true, columns_pred)
-        ]
-    )
+    """Each task's accuracy over its labelled samples (NaN for a task with none)."""
+    scores = []
+    for t, p in zip(columns_true, columns_pred):
+        labelled = ~missing_mask(t, missing_label)
+        weights = None if sample_weight is None else sample_weight[labelled]
+        if not labelled.any() or (weights is not None and not weights.sum() > 0):
+            scores.append(np.nan)
+            continue
+        scores.append(np.average(_equal(t[labelled], p[labelled]), weights=weights))
+    return np.array(scores)
 
 
 def _columns(Y_true: Any, Y_pred: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -66,65 +70,101 @@ def _columns(Y_true: Any, Y_pred: Any) -> tuple[list[np.ndarray], list[np.ndarra
     return true.columns, pred.columns
 
 
+def _weights(sample_weight: Any) -> np.ndarray | None:
+    return None if sample_weight is None else np.asarray(sample_weight, float)
+
+
 def per_task_accuracy(
-    Y_true: Any, Y_pred: Any, *, sample_weight: Any = None
+    Y_true: Any, Y_pred: Any, *, sample_weight: Any = None, missing_label: Any = None
 ) -> np.ndarray:
-    """Accuracy of each task.
+    """Accuracy of each task, over the samples labelled for it.
 
     Parameters
     ----------
     Y_true, Y_pred : array-like of shape (n_samples, n_tasks) or (n_samples,)
         True and predicted labels, one column per task.
     sample_weight : array-like of shape (n_samples,), default=None
+    missing_label : scalar or None, default=None
+        A value of ``Y_true`` meaning "no label", besides None and NaN, which always
+        do. Samples without a label for a task do not count in its accuracy.
 
     Returns
     -------
     ndarray of shape (n_tasks,)
+        NaN for a task with no labelled sample.
     """
     columns_true, columns_pred = _columns(Y_true, Y_pred)
-    weights = None if sample_weight is None else np.asarray(sample_weight, float)
-    return _per_task_accuracy(columns_true, columns_pred, weights)
+    return _per_task_accuracy(
+        columns_true, columns_pred, _weights(sample_weight), missing_label
+    )
 
 
-def mean_task_accuracy(Y_true: Any, Y_pred: Any, *, sample_weight: Any = None) -> float:
+def mean_task_accuracy(
+    Y_true: Any, Y_pred: Any, *, sample_weight: Any = None, missing_label: Any = None
+) -> float:
     """Mean over tasks of each task's accuracy: ``MultiTaskGRUClassifier.score``.
+
+    Tasks without any labelled sample are left out of the mean.
 
     Parameters
     ----------
     Y_true, Y_pred : array-like of shape (n_samples, n_tasks) or (n_samples,)
     sample_weight : array-like of shape (n_samples,), default=None
+    missing_label : scalar or None, default=None
+        As in :func:`per_task_accuracy`.
 
     Returns
     -------
     float
     """
-    return float(
-        np.mean(per_task_accuracy(Y_true, Y_pred, sample_weight=sample_weight))
+    scores = per_task_accuracy(
+        Y_true, Y_pred, sample_weight=sample_weight, missing_label=missing_label
     )
+    return _mean_of_labelled_tasks(scores)
+
+
+def _mean_of_labelled_tasks(scores: np.ndarray) -> float:
+    if np.all(np.isnan(scores)):
+        raise ValueError(
+            "No task has a labelled sample (every true label is missing), so there "
+            "is no accuracy to compute."
+        )
+    return float(np.nanmean(scores))
 
 
 def exact_match_accuracy(
-    Y_true: Any, Y_pred: Any, *, sample_weight: Any = None
+    Y_true: Any, Y_pred: Any, *, sample_weight: Any = None, missing_label: Any = None
 ) -> float:
-    """Fraction of samples whose every task is predicted right.
+    """Fraction of samples whose every labelled task is predicted right.
 
     This is ``MultiOutputClassifier.score``; it falls quickly as tasks are added.
+    A sample's missing labels are not judged; a sample with none is left out.
 
     Parameters
     ----------
     Y_true, Y_pred : array-like of shape (n_samples, n_tasks) or (n_samples,)
     sample_weight : array-like of shape (n_samples,), default=None
+    missing_label : scalar or None, default=None
+        As in :func:`per_task_accuracy`.
 
     Returns
     -------
     float
     """
     columns_true, columns_pred = _columns(Y_true, Y_pred)
-    all_right = np.logical_and.reduce(
-        [_equal(t, p) for t, p in zip(columns_true, columns_pred)]
+    labelled = [~missing_mask(t, missing_label) for t in columns_true]
+    right = np.logical_and.reduce(
+        [_equal(t, p) | ~m for t, p, m in zip(columns_true, columns_pred, labelled)]
     )
-    weights = None if sample_weight is None else np.asarray(sample_weight, float)
-    return float(np.average(all_right, weights=weights))
+    any_label = np.logical_or.reduce(labelled)
+    weights = _weights(sample_weight)
+    if not any_label.any():
+        raise ValueError("Every true label is missing: no sample can be judged.")
+    return float(
+        np.average(
+            right[any_label], weights=None if weights is None else weights[any_label]
+        )
+    )
 
 
 def _final_estimator(estimator: Any) -> Any:
@@ -133,14 +173,20 @@ def _final_estimator(estimator: Any) -> Any:
     return estimator
 
 
-class _TaskAccuracyScorer:
-    """Scorer ``(estimator, X, Y) -> accuracy of one task``, resolved at call time."""
+class _Scorer:
+    """Scorer ``(estimator, X, y) -> metric``, for ``GridSearchCV(scoring=...)``.
 
-    def __init__(self, task: int | str) -> None:
+    Reads the fitted estimator's ``missing_label`` (through a Pipeline's last step),
+    so that missing labels are left out as they were in training. With ``task``, the
+    metric is that task's accuracy.
+    """
+
+    def __init__(self, metric: Any, name: str, task: int | str | None = None) -> None:
+        self.metric = metric
+        self.name = name
         self.task = task
 
-    def _index(self, estimator: Any) -> int:
-        final = _final_estimator(estimator)
+    def _index(self, final: Any) -> int:
         names = [str(n) for n in getattr(final, "task_names_", [])]
         if isinstance(self.task, str):
             if self.task not in names:
@@ -157,17 +203,23 @@ class _TaskAccuracyScorer:
         return int(self.task)
 
     def __call__(
-        self, estimator: Any, X: Any, Y: Any, sample_weight: Any = None
+        self, estimator: Any, X: Any, y: Any, sample_weight: Any = None
     ) -> float:
-        index = self._index(estimator)
-        scores = per_task_accuracy(Y, estimator.predict(X), sample_weight=sample_weight)
-        return float(scores[index])
+        final = _final_estimator(estimator)
+        index = None if self.task is None else self._index(final)
+        result = self.metric(
+            y,
+            estimator.predict(X),
+            sample_weight=sample_weight,
+            missing_label=getattr(final, "missing_label", None),
+        )
+        return float(result if index is None else result[index])
 
     def __repr__(self) -> str:
-        return f"task_accuracy_scorer({self.task!r})"
+        return self.name
 
 
-def task_accuracy_scorer(task: int | str) -> _TaskAccuracyScorer:
+def task_accuracy_scorer(task: int | str) -> _Scorer:
     """Make a scorer of one task's accuracy, for ``GridSearchCV(scoring=...)``.
 
     Parameters
@@ -179,7 +231,8 @@ def task_accuracy_scorer(task: int | str) -> _TaskAccuracyScorer:
     Returns
     -------
     scorer : callable
-        ``scorer(estimator, X, Y)`` returns that task's accuracy.
+        ``scorer(estimator, X, y)`` returns that task's accuracy over its labelled
+        samples.
 
     Examples
     --------
@@ -193,10 +246,11 @@ def task_accuracy_scorer(task: int | str) -> _TaskAccuracyScorer:
         task, (int, np.integer, str)
     ):
         raise TypeError(f"task must be a task index (int) or name (str), got {task!r}.")
-    return _TaskAccuracyScorer(task if isinstance(task, str) else int(task))
+    task = task if isinstance(task, str) else int(task)
+    return _Scorer(per_task_accuracy, f"task_accuracy_scorer({task!r})", task=task)
 
 
 #: Scorer of :func:`mean_task_accuracy` (the estimator's ``score``).
-mean_task_accuracy_scorer = make_scorer(mean_task_accuracy)
+mean_task_accuracy_scorer = _Scorer(mean_task_accuracy, "mean_task_accuracy_scorer")
 #: Scorer of :func:`exact_match_accuracy`.
-exact_match_scorer = make_scorer(exact_match_accuracy)
+exact_match_scorer = _Scorer(exact_match_accuracy, "exact_match_scorer")

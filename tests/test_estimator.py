@@ -219,26 +219,32 @@ def test_a_task_weighted_zero_has_no_influence_on_training(dense_data):
     assert not np.allclose(heavier.predict_proba(X)[0], original.predict_proba(X)[0])
 
 
-def test_loss_is_the_task_weighted_sum_of_sample_weighted_cross_entropies(dense_data):
+def test_loss_is_the_task_weighted_sum_of_weighted_cross_entropies(dense_data):
     X, Y = dense_data
     clf = small_classifier(task_weights=(0.5, 2.0)).fit(X, Y)
     rng = np.random.default_rng(0)
     logits = (rng.normal(size=(5, 2)), rng.normal(size=(5, 3)))
-    targets = np.array([[0, 2], [1, 0], [1, 1], [0, 0], [1, 2]])
-    weights = np.array([1.0, 0.0, 2.0, 0.5, 1.0])
+    targets = np.array([[0, 2], [1, -1], [1, 1], [-1, 0], [1, 2]])  # -1: missing
+    # Per sample and task: sample weight x class weight, 0 where the label is missing.
+    weights = np.array([[1.0, 1.0], [0.0, 0.0], [2.0, 6.0], [0.0, 0.5], [1.0, 1.0]])
 
     def cross_entropy(z, y):
         z = z - z.max(axis=1, keepdims=True)
         return np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(y)), y]
 
-    expected = sum(
-        task_weight * np.sum(weights * cross_entropy(z, targets[:, k])) / weights.sum()
-        for k, (task_weight, z) in enumerate(zip((0.5, 2.0), logits))
-    )
+    expected = 0.0
+    for k, (task_weight, z) in enumerate(zip((0.5, 2.0), logits)):
+        labelled = targets[:, k] >= 0
+        w = weights[labelled, k]
+        ce = cross_entropy(z[labelled], targets[labelled, k])
+        expected += task_weight * np.sum(w * ce) / w.sum()
     loss = clf.net_.get_loss(
         tuple(torch.tensor(z, dtype=torch.float32) for z in logits),
         torch.tensor(targets),
-        X={"sample_weight": torch.tensor(weights, dtype=torch.float32)},
+        X={
+            "loss_weight": torch.tensor(weights, dtype=torch.float32),
+            "sample_weight": torch.ones(5),
+        },
         training=False,
     )
     assert float(loss) == pytest.approx(expected, rel=1e-5)

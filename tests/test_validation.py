@@ -123,10 +123,12 @@ def test_predict_before_fit_raises_not_fitted(fitted):
             "mixes label types",
         ),
         (
-            lambda Y: np.column_stack(
-                [Y[:, 0], np.where(Y[:, 1] == 0, np.nan, Y[:, 1])]
-            ),
-            "missing label",
+            lambda Y: np.column_stack([Y[:, 0], np.full(30, np.nan)]),
+            "Task 'task_1' has no labels",
+        ),
+        (
+            lambda Y: np.column_stack([Y[:, 0], np.where(Y[:, 1] == 0, np.nan, 1)]),
+            "only one class",
         ),
     ],
     ids=[
@@ -137,7 +139,8 @@ def test_predict_before_fit_raises_not_fitted(fitted):
         "one class",
         "continuous",
         "mixed",
-        "nan",
+        "all missing",
+        "one labelled class",
     ],
 )
 def test_bad_y_at_fit_is_a_clear_error(fitted, make_y, match):
@@ -146,12 +149,21 @@ def test_bad_y_at_fit_is_a_clear_error(fitted, make_y, match):
         small_classifier(max_iter=1).fit(X, make_y(Y))
 
 
-def test_missing_label_none_is_named(fitted):
+@pytest.mark.parametrize(
+    "class_weight, match",
+    [
+        ([None], "class_weight has 1 entries but y has 2 task"),
+        ({"task_7": "balanced"}, "unknown task\\(s\\) \\['task_7'\\]"),
+        ([{5: 2.0}, None], "names label 5, not among its classes"),
+        ([{0: -1.0}, None], "weights must be finite numbers >= 0"),
+        ([{0: np.inf}, None], "weights must be finite numbers >= 0"),
+        (["heavy", None], "must be None, 'balanced' or a dict"),
+    ],
+)
+def test_bad_class_weight_is_a_clear_error(fitted, class_weight, match):
     _, X, Y = fitted
-    Y_none = Y.astype(object)
-    Y_none[4, 1] = None
-    with pytest.raises(ValueError, match=r"Task 'task_1' has 1 missing label.*row 4"):
-        small_classifier(max_iter=1).fit(X, Y_none)
+    with pytest.raises(ValueError, match=match):
+        small_classifier(max_iter=1, class_weight=class_weight).fit(X, Y)
 
 
 def test_score_with_another_number_of_tasks_is_an_error(fitted):
