@@ -39,6 +39,7 @@ from ._validation import (
     n_features_of,
     validate_params,
 )
+from .balancing import ALIASES, LossBalancing, resolve_balancing
 from .exceptions import TrainingDivergedError
 from .metrics import _mean_of_labelled_tasks, _per_task_accuracy
 
@@ -117,6 +118,13 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         equally; a sequence gives one non-negative weight per task, in the order of
         ``Y``'s columns; a dict maps task names (see ``task_names_``) to weights, and
         tasks it leaves out keep weight 1. The weights are not normalised.
+    loss_balancing : None, str or LossBalancing, default=None
+        How the tasks' losses are combined into the training loss, beyond the
+        static ``task_weights`` (which every strategy multiplies in): None or
+        'static' (the weighted sum), 'uncertainty', 'dwa', 'rlw', or an instance of
+        a :mod:`sk_mtgru.balancing` class, whose hyper-parameters a grid search can
+        reach as ``loss_balancing__<name>``. The weights in force are recorded per
+        epoch in ``history_`` as ``weight_<task>``.
     missing_label : scalar or None, default=None
         A label value that means "no label for this task", besides None and NaN,
         which always do: for instance -1 or ``""``. A sample without a label for a
@@ -235,6 +243,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         "bidirectional": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "task_weights": [None, "array-like", dict],
+        "loss_balancing": [None, StrOptions(set(ALIASES)), LossBalancing],
         "missing_label": "no_validation",
         "class_weight": [None, StrOptions({"balanced"}), dict, list, tuple],
         "solver": [StrOptions(set(_SOLVERS))],
@@ -261,6 +270,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         bidirectional: bool = False,
         dropout: float = 0.0,
         task_weights: Any = None,
+        loss_balancing: Any = None,
         missing_label: Any = None,
         class_weight: Any = None,
         solver: str = "adam",
@@ -283,6 +293,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         self.bidirectional = bidirectional
         self.dropout = dropout
         self.task_weights = task_weights
+        self.loss_balancing = loss_balancing
         self.missing_label = missing_label
         self.class_weight = class_weight
         self.solver = solver
@@ -425,7 +436,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         with _seeded_torch(seed, device):
             if incremental and continuing:
                 net = self.net_
-                net.task_weights = task_weights
+                net.set_task_weights(task_weights)
                 for group in net.optimizer_.param_groups:
                     group["lr"] = self.learning_rate_init
             else:
@@ -555,6 +566,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             device=str(device),
             task_names=task_names,
             task_weights=task_weights,
+            balancing=resolve_balancing(self.loss_balancing),
             **optimizer_params,
         )
 

@@ -11,6 +11,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 
+from .balancing import LossBalancing
 from .exceptions import TrainingDivergedError
 
 __all__ = ["MultiTaskNet", "TaskEpochMetrics"]
@@ -44,6 +45,9 @@ class MultiTaskNet(NeuralNet):
         One name per task, used in the history's keys.
     task_weights : sequence of float
         One non-negative weight per task.
+    balancing : LossBalancing
+        How the task losses are combined; its state for this fit is the net's
+        ``balancer_``, a criterion whose parameters (if any) train with the module.
     """
 
     _WEIGHT_KEYS = ("loss_weight", "sample_weight")
@@ -53,11 +57,29 @@ class MultiTaskNet(NeuralNet):
         *args: Any,
         task_names: Sequence[str],
         task_weights: Sequence[float],
+        balancing: LossBalancing,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.task_names = task_names
         self.task_weights = task_weights
+        self.balancing = balancing
+
+    def initialize_criterion(self) -> MultiTaskNet:
+        super().initialize_criterion()
+        if self.balancing.uses_gradients:
+            raise NotImplementedError(
+                f"{type(self.balancing).__name__} combines per-task gradients, which "
+                "this version of sk_mtgru cannot train with yet; use a loss-based "
+                "strategy."
+            )
+        self.balancer_ = self.balancing.start(torch.tensor(self.task_weights))
+        return self
+
+    def set_task_weights(self, task_weights: Sequence[float]) -> None:
+        """Change the static task weights, e.g. between ``partial_fit`` calls."""
+        self.task_weights = task_weights
+        self.balancer_.task_weights.copy_(torch.as_tensor(task_weights))
 
     def infer(self, x: Mapping[str, torch.Tensor], **fit_params: Any) -> Any:
         x = {key: value for key, value in x.items() if key not in self._WEIGHT_KEYS}
@@ -70,18 +92,21 @@ class MultiTaskNet(NeuralNet):
         X: Mapping[str, torch.Tensor] | None = None,
         training: bool = False,
     ) -> torch.Tensor:
-        """Weighted sum over tasks of each task's weighted mean cross-entropy.
+        """The tasks' weighted mean cross-entropies, combined by the balancing.
 
         Task ``k``'s loss in a batch is ``sum_i(w_ik * loss_ik) / sum_i(w_ik)`` with
         ``w = X["loss_weight"]``, so samples without a label for the task (weight 0)
-        never enter it, and a batch with no label for the task contributes 0.
+        never enter it, and a batch with no label for the task contributes nothing.
+        The balancing state (``balancer_``) combines them; with the default static
+        weighting, into ``sum_k task_weights[k] * loss_k``.
         """
         y_true = to_tensor(y_true, device=self.device)
         loss_weight = to_tensor(X["loss_weight"], device=self.device)
         sample_weight = to_tensor(X["sample_weight"], device=self.device)
         tiny = torch.finfo(loss_weight.dtype).tiny
         prefix = "train" if training else "valid"
-        total = y_pred[0].new_zeros(())
+        task_losses = []
+        present = []
         for k, (name, logits) in enumerate(zip(self.task_names, y_pred)):
             target = y_true[:, k]
             labelled = target >= 0
@@ -91,7 +116,8 @@ class MultiTaskNet(NeuralNet):
             per_sample = self.criterion_(logits, target.clamp_min(0)) * weight
             loss_sum = per_sample.sum()
             task_loss = loss_sum / weight_sum.clamp_min(tiny)
-            total = total + self.task_weights[k] * task_loss
+            task_losses.append(task_loss)
+            present.append(weight_sum > 0)
             with torch.no_grad():
                 correct = (logits.argmax(dim=1) == target) & labelled
                 accuracy_weight = sample_weight * labelled
@@ -103,6 +129,10 @@ class MultiTaskNet(NeuralNet):
             record(f"{prefix}_loss_weight_{name}", weight_sum.item())
             record(f"{prefix}_correct_{name}", (sample_weight * correct).sum().item())
             record(f"{prefix}_labelled_{name}", accuracy_weight.sum().item())
+        total, weights = self.balancer_(torch.stack(task_losses), torch.stack(present))
+        if training:
+            for name, weight in zip(self.task_names, weights.tolist()):
+                self.history.record_batch(f"train_weight_{name}", weight)
         return total
 
     def _diverged(self, task: str, value: float, prefix: str) -> None:
@@ -124,7 +154,9 @@ class TaskEpochMetrics(Callback):
     Records ``<prefix>_loss_<task>`` (the weighted mean cross-entropy, as trained)
     and ``<prefix>_acc_<task>`` (the sample-weighted accuracy) over the samples
     labelled for the task, for the prefixes ``train`` and, with a validation split,
-    ``valid``. A task with no label in an epoch's split gets NaN.
+    ``valid``. A task with no label in an epoch's split gets NaN. Also records
+    ``weight_<task>``, the mean weight in force over the epoch's training batches,
+    and passes the epoch's training losses to the balancing state.
 
     Parameters
     ----------
@@ -155,6 +187,17 @@ class TaskEpochMetrics(Callback):
                     f"{prefix}_acc_{name}",
                     _ratio(figures["correct"], figures["labelled"]),
                 )
+        train = [b for b in batches if f"train_weight_{self.task_names[0]}" in b]
+        if not train:
+            return
+        for name in self.task_names:
+            weights = [b[f"train_weight_{name}"] for b in train]
+            net.history.record(f"weight_{name}", sum(weights) / len(weights))
+        net.balancer_.end_epoch(
+            torch.tensor(
+                [net.history[-1, f"train_loss_{name}"] for name in self.task_names]
+            )
+        )
 
 
 def _ratio(numerator: float, denominator: float) -> float:

@@ -32,6 +32,8 @@ import skorch
 import torch
 from skorch.history import History
 
+from .balancing import ALIASES, LossBalancing
+
 FORMAT_NAME = "sk_mtgru"
 FORMAT_VERSION = 1
 _CLASS_DTYPE_KINDS = "biufU"  # bools, ints, unsigned ints, floats, strings
@@ -88,6 +90,17 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
         params["task_weights"] = params["task_weights"].tolist()
     if isinstance(params["device"], torch.device):
         params["device"] = str(params["device"])
+    balancing = params["loss_balancing"]
+    if isinstance(balancing, LossBalancing):
+        if ALIASES.get(balancing.alias) is not type(balancing):
+            raise ValueError(
+                f"loss_balancing={balancing!r} is not one of sk_mtgru's strategies, "
+                "which the safe format cannot store. Use joblib for this model."
+            )
+        params["loss_balancing"] = {
+            "strategy": balancing.alias,
+            "params": balancing.get_params(),
+        }
     classes = (
         estimator.classes_
         if isinstance(estimator.classes_, list)
@@ -287,6 +300,23 @@ def load(path: str | os.PathLike) -> Any:
             )
     if isinstance(params.get("task_weights"), list):
         params["task_weights"] = tuple(params["task_weights"])
+    if isinstance(params.get("loss_balancing"), dict):
+        strategy = r.get(
+            params["loss_balancing"], "strategy", str, "params.loss_balancing"
+        )
+        arguments = r.get(
+            params["loss_balancing"], "params", dict, "params.loss_balancing"
+        )
+        if strategy not in ALIASES:
+            raise r.fail(
+                "params.loss_balancing", f"names an unknown strategy {strategy!r}."
+            )
+        try:
+            params["loss_balancing"] = ALIASES[strategy](**arguments)
+        except TypeError as exc:
+            raise r.fail(
+                "params.loss_balancing", f"has invalid parameters: {exc}"
+            ) from exc
     estimator = MultiTaskGRUClassifier(**params)
     try:
         validate_params(estimator)
