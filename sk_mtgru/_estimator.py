@@ -17,7 +17,7 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
 
 from ._data import BatchIterator, SequenceDataset, pad_sequences
-from ._module import MultiTaskGRU
+from ._module import SUMMARIES, MultiTaskGRU
 from ._net import MultiTaskNet, TaskEpochMetrics
 from ._targets import (
     check_targets,
@@ -113,6 +113,15 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
     dropout : float, default=0.0
         Dropout probability between stacked GRU layers and on the summary fed to the
         heads.
+    summary : {'last', 'mean', 'attention'}, default='last'
+        How each sequence is summarised for the heads: the GRU's state at the
+        sequence's real end (both directions' with ``bidirectional=True``), the mean
+        of its outputs over the real steps, or an attention-weighted mean of them
+        (a learned score per step, one scorer per task). Padding never enters any.
+    task_layers : int, default=0
+        GRU layers private to each task, stacked on the shared encoder's outputs:
+        with 1 or more, each task reads the shared encoding with its own recurrent
+        layers before its summary and head. 0 shares everything but the heads.
     task_weights : None, sequence of float or dict, default=None
         Weight of each task's loss in the training objective. None weighs all tasks
         equally; a sequence gives one non-negative weight per task, in the order of
@@ -242,6 +251,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "bidirectional": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "summary": [StrOptions(set(SUMMARIES))],
+        "task_layers": [Interval(Integral, 0, None, closed="left")],
         "task_weights": [None, "array-like", dict],
         "loss_balancing": [None, StrOptions(set(ALIASES)), LossBalancing],
         "missing_label": "no_validation",
@@ -269,6 +280,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,
+        summary: str = "last",
+        task_layers: int = 0,
         task_weights: Any = None,
         loss_balancing: Any = None,
         missing_label: Any = None,
@@ -292,6 +305,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         self.num_layers = num_layers
         self.bidirectional = bidirectional
         self.dropout = dropout
+        self.summary = summary
+        self.task_layers = task_layers
         self.task_weights = task_weights
         self.loss_balancing = loss_balancing
         self.missing_label = missing_label
@@ -550,6 +565,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             module__num_layers=self.num_layers,
             module__bidirectional=self.bidirectional,
             module__dropout=self.dropout,
+            module__summary=self.summary,
+            module__task_layers=self.task_layers,
             criterion=torch.nn.CrossEntropyLoss,
             criterion__reduction="none",
             optimizer=_SOLVERS[self.solver],
@@ -582,14 +599,27 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
                 f"{list(self.task_names_)}; this y has {list(task_names)}. Fit with "
                 "warm_start=False to start afresh."
             )
-        gru = self.net_.module_.gru
-        previous = (gru.hidden_size, gru.num_layers, gru.bidirectional)
-        current = (self.hidden_size, self.num_layers, self.bidirectional)
+        module = self.net_.module_
+        gru = module.gru
+        previous = (
+            gru.hidden_size,
+            gru.num_layers,
+            gru.bidirectional,
+            module.summary,
+            module.task_layers,
+        )
+        current = (
+            self.hidden_size,
+            self.num_layers,
+            self.bidirectional,
+            self.summary,
+            self.task_layers,
+        )
         if previous != current:
             raise ValueError(
                 f"{how} cannot continue a fit whose (hidden_size, num_layers, "
-                f"bidirectional) were {previous} with {current}. Fit with "
-                "warm_start=False to start afresh."
+                f"bidirectional, summary, task_layers) were {previous} with "
+                f"{current}. Fit with warm_start=False to start afresh."
             )
         return self.classes_ if isinstance(self.classes_, list) else [self.classes_]
 

@@ -6,19 +6,29 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["MultiTaskGRU"]
+__all__ = ["MultiTaskGRU", "SUMMARIES"]
+
+
+SUMMARIES = ("last", "mean", "attention")
 
 
 class MultiTaskGRU(nn.Module):
-    """Shared GRU encoder feeding one independent linear head per task.
+    """Shared GRU encoder feeding one head per task, optionally through private layers.
 
-    The summary of a sequence is the GRU's hidden state at the sequence's real
-    (unpadded) end, from the top layer; with ``bidirectional=True`` the backward
-    direction's state (which has read the sequence from its real end back to its
-    start) is concatenated to it. Padded batches are packed, so that padding never
-    enters the recurrence.
+    The shared GRU reads each sequence; padded batches are packed, so that padding
+    never enters a recurrence. Each task then summarises the sequence into one
+    vector, from the shared GRU's outputs or, with ``task_layers > 0``, from those of
+    a GRU of its own stacked on them, and a linear head maps the summary to the
+    task's logits. The summary is, by ``summary``:
+
+    - ``'last'``: the hidden state at the sequence's real (unpadded) end, from the top
+      layer; with ``bidirectional=True`` the backward direction's state (which has
+      read the sequence from its real end back to its start) is concatenated;
+    - ``'mean'``: the mean of the outputs over the sequence's real steps;
+    - ``'attention'``: a weighted mean of the outputs over the real steps, with
+      weights from a learned score of each step (one scorer per task).
 
     Parameters
     ----------
@@ -27,13 +37,17 @@ class MultiTaskGRU(nn.Module):
     n_classes : sequence of int
         Number of classes of each task; one head per entry.
     hidden_size : int
-        Size of the GRU's hidden state.
+        Size of the GRUs' hidden states.
     num_layers : int
-        Stacked GRU layers.
+        Stacked layers of the shared GRU.
     bidirectional : bool
-        Whether the GRU reads each sequence in both directions.
+        Whether the GRUs read each sequence in both directions.
     dropout : float
         Dropout between stacked GRU layers and on the summary fed to the heads.
+    summary : {'last', 'mean', 'attention'}
+        How a sequence is summarised for each head.
+    task_layers : int
+        GRU layers private to each task, on top of the shared encoder (0: none).
     """
 
     def __init__(
@@ -44,8 +58,14 @@ class MultiTaskGRU(nn.Module):
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,
+        summary: str = "last",
+        task_layers: int = 0,
     ) -> None:
         super().__init__()
+        if summary not in SUMMARIES:
+            raise ValueError(f"summary must be one of {SUMMARIES}, got {summary!r}.")
+        self.summary = summary
+        self.task_layers = task_layers
         self.num_directions = 2 if bidirectional else 1
         self.gru = nn.GRU(
             input_size=n_features,
@@ -55,12 +75,46 @@ class MultiTaskGRU(nn.Module):
             dropout=dropout if num_layers > 1 else 0.0,
             batch_first=True,
         )
+        width = hidden_size * self.num_directions
+        self.task_grus = nn.ModuleList(
+            nn.GRU(
+                input_size=width,
+                hidden_size=hidden_size,
+                num_layers=task_layers,
+                bidirectional=bidirectional,
+                dropout=dropout if task_layers > 1 else 0.0,
+                batch_first=True,
+            )
+            for _ in (n_classes if task_layers > 0 else ())
+        )
+        self.scorers = nn.ModuleList(
+            nn.Linear(width, 1) for _ in (n_classes if summary == "attention" else ())
+        )
         self.dropout = nn.Dropout(dropout)
-        summary_size = hidden_size * self.num_directions
-        self.heads = nn.ModuleList(nn.Linear(summary_size, int(k)) for k in n_classes)
+        self.heads = nn.ModuleList(nn.Linear(width, int(k)) for k in n_classes)
 
-    def encode(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Summarise each sequence of a padded batch.
+    def _run(
+        self, gru: nn.GRU, x: torch.Tensor, lengths: torch.Tensor, ragged: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs (batch, length, width), zero past each end, and the final states."""
+        if not ragged:
+            return gru(x)
+        packed = pack_padded_sequence(
+            x, lengths, batch_first=True, enforce_sorted=False
+        )
+        output, h_n = gru(packed)
+        output, _ = pad_packed_sequence(
+            output, batch_first=True, total_length=x.shape[1]
+        )
+        return output, h_n
+
+    def _last(self, h_n: torch.Tensor) -> torch.Tensor:
+        # h_n: (num_layers * num_directions, batch, hidden); keep the top layer.
+        top = h_n[-self.num_directions :]
+        return top.transpose(0, 1).reshape(h_n.shape[1], -1)
+
+    def summaries(self, x: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
+        """Each task's summary of each sequence of a padded batch.
 
         Parameters
         ----------
@@ -71,25 +125,52 @@ class MultiTaskGRU(nn.Module):
 
         Returns
         -------
-        Tensor of shape (batch, hidden_size * num_directions)
+        list of Tensor of shape (batch, hidden_size * num_directions), one per task
         """
         lengths_cpu = lengths.to("cpu", torch.int64)
         max_length = int(lengths_cpu.max())
         x = x[:, :max_length]
-        if bool((lengths_cpu == max_length).all()):
-            _, h_n = self.gru(x)
-        else:
-            packed = pack_padded_sequence(
-                x, lengths_cpu, batch_first=True, enforce_sorted=False
-            )
-            _, h_n = self.gru(packed)
-        # h_n: (num_layers * num_directions, batch, hidden); keep the top layer.
-        top = h_n[-self.num_directions :]
-        return top.transpose(0, 1).reshape(x.shape[0], -1)
+        ragged = not bool((lengths_cpu == max_length).all())
+        n_tasks = len(self.heads)
+        if self.summary == "last" and self.task_layers == 0:
+            if ragged:
+                packed = pack_padded_sequence(
+                    x, lengths_cpu, batch_first=True, enforce_sorted=False
+                )
+                _, h_n = self.gru(packed)
+            else:
+                _, h_n = self.gru(x)
+            return [self._last(h_n)] * n_tasks
+        shared, shared_h_n = self._run(self.gru, x, lengths_cpu, ragged)
+        mask = (
+            torch.arange(max_length, device=x.device)[None, :]
+            < lengths.to(x.device)[:, None]
+        ).unsqueeze(-1)
+        result = []
+        for k in range(n_tasks):
+            output, h_n = shared, shared_h_n
+            if self.task_layers:
+                output, h_n = self._run(self.task_grus[k], shared, lengths_cpu, ragged)
+            if self.summary == "last":
+                result.append(self._last(h_n))
+            elif self.summary == "mean":
+                total = (output * mask).sum(dim=1)
+                result.append(total / lengths.to(output.dtype).to(x.device)[:, None])
+            else:
+                scores = self.scorers[k](output).masked_fill(~mask, float("-inf"))
+                weights = torch.softmax(scores, dim=1)
+                result.append((weights * output).sum(dim=1))
+        return result
+
+    def encode(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The first task's summary: the shared encoding when nothing is private."""
+        return self.summaries(x, lengths)[0]
 
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor
     ) -> tuple[torch.Tensor, ...]:
         """Logits of every task: a tuple of ``(batch, n_classes_k)`` tensors."""
-        summary = self.dropout(self.encode(x, lengths))
-        return tuple(head(summary) for head in self.heads)
+        return tuple(
+            head(self.dropout(summary))
+            for head, summary in zip(self.heads, self.summaries(x, lengths))
+        )

@@ -32,6 +32,7 @@ import skorch
 import torch
 from skorch.history import History
 
+from ._module import SUMMARIES
 from .balancing import ALIASES, LossBalancing
 
 FORMAT_NAME = "sk_mtgru"
@@ -133,6 +134,8 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
             "num_layers": gru.num_layers,
             "bidirectional": gru.bidirectional,
             "dropout": module.dropout.p,
+            "summary": module.summary,
+            "task_layers": module.task_layers,
         },
         "fitted": {
             "task_names": [str(n) for n in estimator.task_names_],
@@ -331,7 +334,11 @@ def load(path: str | os.PathLike) -> Any:
         "num_layers": r.get(module_doc, "num_layers", int, "module"),
         "bidirectional": r.get(module_doc, "bidirectional", bool, "module"),
         "dropout": r.get(module_doc, "dropout", float, "module"),
+        "summary": r.get(module_doc, "summary", str, "module"),
+        "task_layers": r.get(module_doc, "task_layers", int, "module"),
     }
+    if config["summary"] not in SUMMARIES or config["task_layers"] < 0:
+        raise r.fail("module", "has an unknown summary or a negative task_layers.")
     if not all(
         isinstance(k, int) and not isinstance(k, bool) and k >= 2
         for k in config["n_classes"]
@@ -412,6 +419,8 @@ def load(path: str | os.PathLike) -> Any:
             module__num_layers=config["num_layers"],
             module__bidirectional=config["bidirectional"],
             module__dropout=config["dropout"],
+            module__summary=config["summary"],
+            module__task_layers=config["task_layers"],
         )
         net.initialize()
     expected = net.module_.state_dict()

@@ -117,8 +117,20 @@ def test_score_is_the_mean_of_per_task_accuracies(dense_data):
         {},
         {"bidirectional": True},
         {"num_layers": 2, "bidirectional": True},
+        {"summary": "mean"},
+        {"summary": "attention", "bidirectional": True},
+        {"task_layers": 1},
+        {"task_layers": 2, "summary": "attention", "bidirectional": True},
     ],
-    ids=["unidirectional", "bidirectional", "two-layer-bidirectional"],
+    ids=[
+        "unidirectional",
+        "bidirectional",
+        "two-layer-bidirectional",
+        "mean",
+        "attention-bidirectional",
+        "private-layer",
+        "private-layers-attention",
+    ],
 )
 def test_padding_does_not_change_predictions(ragged_data, params):
     X, Y = ragged_data
@@ -338,6 +350,21 @@ def test_solver_and_l2_penalty_reach_the_optimizer(dense_data, solver):
     assert group["lr"] == 0.05 and group["weight_decay"] == 1e-3
     if solver == "sgd":
         assert group["momentum"] == 0.9
+
+
+def test_task_layers_and_summary_shape_the_network_and_still_learn(learnable_data):
+    X, Y = learnable_data
+    clf = small_classifier(
+        hidden_size=16,
+        max_iter=15,
+        batch_size=32,
+        learning_rate_init=1e-2,
+        task_layers=1,
+        summary="attention",
+    ).fit(X[:300], Y[:300])
+    module = clf.net_.module_
+    assert len(module.task_grus) == 3 and len(module.scorers) == 3
+    _assert_beats_majority_on_held_out(clf, X, Y, margin=0.1)
 
 
 def test_architecture_parameters_shape_the_network(dense_data):

@@ -36,3 +36,34 @@ def test_forward_returns_one_logits_tensor_per_task():
     module = _module()
     logits = module(torch.randn(4, 5, 3), torch.tensor([5, 5, 3, 1]))
     assert [tuple(t.shape) for t in logits] == [(4, 2), (4, 4)]
+
+
+def test_mean_summary_averages_the_outputs_over_real_steps_only():
+    module = _module(summary="mean")
+    x = torch.randn(2, 6, 3)
+    x[1, 3:] = 99.0
+    summaries = module.summaries(x, torch.tensor([6, 3]))
+    output, _ = module.gru(x[1:, :3])
+    torch.testing.assert_close(summaries[0][1], output[0].mean(dim=0))
+
+
+def test_attention_summary_is_a_softmax_weighted_mean_of_real_steps():
+    module = _module(summary="attention", bidirectional=True)
+    x = torch.randn(2, 6, 3)
+    x[0, 4:] = -50.0
+    summaries = module.summaries(x, torch.tensor([4, 6]))
+    output, _ = module.gru(x[:1, :4])
+    for k in range(2):
+        weights = torch.softmax(module.scorers[k](output[0]), dim=0)
+        torch.testing.assert_close(summaries[k][0], (weights * output[0]).sum(dim=0))
+
+
+def test_private_task_layers_read_the_shared_outputs():
+    module = _module(task_layers=1)
+    assert len(module.task_grus) == 2
+    x = torch.randn(2, 5, 3)
+    summaries = module.summaries(x, torch.tensor([5, 2]))
+    shared, _ = module.gru(x[1:, :2])
+    _, h_n = module.task_grus[1](shared)
+    torch.testing.assert_close(summaries[1][1], h_n[-1, 0])
+    assert not torch.allclose(summaries[0], summaries[1])
