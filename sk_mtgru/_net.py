@@ -105,34 +105,47 @@ class MultiTaskNet(NeuralNet):
         sample_weight = to_tensor(X["sample_weight"], device=self.device)
         tiny = torch.finfo(loss_weight.dtype).tiny
         prefix = "train" if training else "valid"
-        task_losses = []
-        present = []
-        for k, (name, logits) in enumerate(zip(self.task_names, y_pred)):
+        task_losses, present, figures = [], [], []
+        for k, logits in enumerate(y_pred):
             target = y_true[:, k]
             labelled = target >= 0
             weight = loss_weight[:, k]
             weight_sum = weight.sum()
             # A missing label (-1) is read as class 0; its weight of 0 removes it.
-            per_sample = self.criterion_(logits, target.clamp_min(0)) * weight
-            loss_sum = per_sample.sum()
-            task_loss = loss_sum / weight_sum.clamp_min(tiny)
-            task_losses.append(task_loss)
+            loss_sum = (self.criterion_(logits, target.clamp_min(0)) * weight).sum()
+            task_losses.append(loss_sum / weight_sum.clamp_min(tiny))
             present.append(weight_sum > 0)
             with torch.no_grad():
                 correct = (logits.argmax(dim=1) == target) & labelled
-                accuracy_weight = sample_weight * labelled
-            loss_value = task_loss.item()
-            if not math.isfinite(loss_value):
-                self._diverged(name, loss_value, prefix)
-            record = self.history.record_batch
-            record(f"{prefix}_loss_sum_{name}", loss_sum.item())
-            record(f"{prefix}_loss_weight_{name}", weight_sum.item())
-            record(f"{prefix}_correct_{name}", (sample_weight * correct).sum().item())
-            record(f"{prefix}_labelled_{name}", accuracy_weight.sum().item())
-        total, weights = self.balancer_(torch.stack(task_losses), torch.stack(present))
-        if training:
-            for name, weight in zip(self.task_names, weights.tolist()):
-                self.history.record_batch(f"train_weight_{name}", weight)
+                figures.append(
+                    torch.stack(
+                        [
+                            loss_sum,
+                            weight_sum,
+                            (sample_weight * correct).sum(),
+                            (sample_weight * labelled).sum(),
+                        ]
+                    )
+                )
+        losses = torch.stack(task_losses)
+        total, weights = self.balancer_(losses, torch.stack(present))
+        # One transfer of every figure of the batch, not one per value.
+        with torch.no_grad():
+            rows = torch.cat(
+                [torch.stack(figures), losses[:, None], weights[:, None]], dim=1
+            ).tolist()
+        record = self.history.record_batch
+        for name, (loss_sum, weight_sum, correct, labelled, loss, weight) in zip(
+            self.task_names, rows
+        ):
+            if not math.isfinite(loss):
+                self._diverged(name, loss, prefix)
+            record(f"{prefix}_loss_sum_{name}", loss_sum)
+            record(f"{prefix}_loss_weight_{name}", weight_sum)
+            record(f"{prefix}_correct_{name}", correct)
+            record(f"{prefix}_labelled_{name}", labelled)
+            if training:
+                record(f"train_weight_{name}", weight)
         return total
 
     def _diverged(self, task: str, value: float, prefix: str) -> None:
