@@ -179,3 +179,29 @@ def test_a_random_state_instance_is_saved_as_none_with_a_warning(tmp_path, dense
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert sk_mtgru.load(tmp_path / "m.safetensors").random_state is None
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_model_fitted_on_gpu_loads_and_predicts_in_a_cpu_only_process(
+    tmp_path, dense_data
+):
+    import os
+    import subprocess
+    import sys
+
+    X, Y = dense_data
+    clf = small_classifier(device="cuda").fit(X, Y)
+    clf.save(tmp_path / "m.safetensors")
+    np.save(tmp_path / "X.npy", X)
+    code = (
+        "import numpy as np, sk_mtgru, torch; assert not torch.cuda.is_available(); "
+        f"m = sk_mtgru.load({str(tmp_path / 'm.safetensors')!r}); "
+        f"np.save({str(tmp_path / 'p.npy')!r}, "
+        f"m.predict_proba(np.load({str(tmp_path / 'X.npy')!r}))[0])"
+    )
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "p.npy"), clf.predict_proba(X)[0], rtol=1e-4, atol=1e-5
+    )
