@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
+from ._validation import entries_by_task
+
 __all__ = [
     "Targets",
     "check_targets",
@@ -232,15 +234,13 @@ def class_weights(
     elif isinstance(spec, dict) and one_dimensional:
         entries = [spec]
     elif isinstance(spec, dict):
-        unknown = [key for key in spec if str(key) not in task_names]
-        if unknown:
-            raise ValueError(
-                f"class_weight names unknown task(s) {unknown}; the tasks are "
-                f"{list(task_names)}. (For a single task given as a 1-D y, pass "
-                "{label: weight} directly.)"
-            )
-        by_name = {str(key): value for key, value in spec.items()}
-        entries = [by_name.get(name) for name in task_names]
+        entries = entries_by_task(
+            spec,
+            task_names,
+            "class_weight",
+            default=None,
+            hint=" (For a single task given as a 1-D y, pass {label: weight}.)",
+        )
     else:
         entries = list(spec)
         if len(entries) != n_tasks:

@@ -37,6 +37,7 @@ __all__ = [
     "check_sample_weight",
     "check_sequences",
     "check_task_weights",
+    "entries_by_task",
     "CheckedSequences",
     "FLOAT_DTYPES",
     "LazySequences",
@@ -360,6 +361,28 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray:
     return (sw / sw.max()).astype(np.float32)
 
 
+def entries_by_task(
+    mapping: dict,
+    task_names: Sequence[str],
+    parameter: str,
+    *,
+    default: Any,
+    hint: str = "",
+) -> list[Any]:
+    """One entry per task from a dict keyed by task name; unnamed tasks get ``default``.
+
+    A key that names no task is an error: a typo would otherwise pass silently.
+    """
+    unknown = [key for key in mapping if str(key) not in task_names]
+    if unknown:
+        raise ValueError(
+            f"{parameter} names unknown task(s) {unknown}; the tasks are "
+            f"{list(task_names)}.{hint}"
+        )
+    by_name = {str(key): value for key, value in mapping.items()}
+    return [by_name.get(name, default) for name in task_names]
+
+
 def check_task_weights(
     task_weights: Any, task_names: Sequence[str]
 ) -> tuple[float, ...]:
@@ -372,14 +395,7 @@ def check_task_weights(
     if task_weights is None:
         return (1.0,) * n_tasks
     if isinstance(task_weights, dict):
-        unknown = [key for key in task_weights if str(key) not in task_names]
-        if unknown:
-            raise ValueError(
-                f"task_weights names unknown task(s) {unknown}; the tasks are "
-                f"{list(task_names)}."
-            )
-        by_name = {str(key): value for key, value in task_weights.items()}
-        values = [by_name.get(name, 1.0) for name in task_names]
+        values = entries_by_task(task_weights, task_names, "task_weights", default=1.0)
     else:
         values = list(np.asarray(task_weights, dtype=object).ravel())
         if np.ndim(task_weights) != 1 or len(values) != n_tasks:
