@@ -4,6 +4,8 @@ For 2, 4 and 8 tasks, every strategy trains the same network on the same data fo
 a few epochs; the figure is the median epoch time after the first, divided by the
 static strategy's, measured in the same process with runs interleaved (these
 machines are shared and noisy: compare ratios, not seconds). One torch thread.
+Task affinity is off in every run but the last column's: static weights with
+affinity measured every 10 batches (the default).
 
 Run: ``python benchmarks/balancing.py`` (about three minutes on 2 cores).
 """
@@ -18,16 +20,18 @@ import torch
 from sk_mtgru import MultiTaskGRUClassifier
 from sk_mtgru.datasets import make_multitask_sequences
 
-STRATEGIES = ["static", "uncertainty", "dwa", "rlw"]
+STRATEGIES = ["static", "uncertainty", "dwa", "rlw", "pcgrad", "affinity/10"]
 REPEATS = 3
 
 
 def epoch_seconds(X, Y, strategy: str) -> float:
+    affinity = strategy == "affinity/10"
     clf = MultiTaskGRUClassifier(
         hidden_size=64,
         batch_size=64,
         max_iter=4,
-        loss_balancing=strategy,
+        loss_balancing="static" if affinity else strategy,
+        task_affinity_interval=10 if affinity else None,
         random_state=0,
     ).fit(X, Y)
     return statistics.median(clf.history_[1:, "dur"])

@@ -134,6 +134,11 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         a :mod:`sk_mtgru.balancing` class, whose hyper-parameters a grid search can
         reach as ``loss_balancing__<name>``. The weights in force are recorded per
         epoch in ``history_`` as ``weight_<task>``.
+    task_affinity_interval : int or None, default=10
+        Measure task affinity every this many training batches (None: never): the
+        cosine similarity of each pair of tasks' gradients on the shared encoder's
+        output, averaged over each epoch's measured batches, in ``history_`` as
+        ``task_affinity`` and after fit as ``task_affinity_``.
     missing_label : scalar or None, default=None
         A label value that means "no label for this task", besides None and NaN,
         which always do: for instance -1 or ``""``. A sample without a label for a
@@ -209,6 +214,11 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         sequences).
     n_iter_ : int
         Number of epochs the last ``fit`` ran.
+    task_affinity_ : ndarray of shape (n_tasks, n_tasks) or None
+        Cosine similarity of the tasks' gradients on the shared encoder's output,
+        averaged over the last epoch's measured batches: near 1 for tasks that pull
+        the encoder the same way, near 0 for unrelated ones, negative for
+        conflicting ones. None when ``task_affinity_interval=None``.
     history_ : skorch.History
         Per epoch: ``train_loss`` (the weighted total), ``train_loss_<task>`` and
         ``train_acc_<task>`` for each task (averaged over the epoch's batches while
@@ -255,6 +265,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         "task_layers": [Interval(Integral, 0, None, closed="left")],
         "task_weights": [None, "array-like", dict],
         "loss_balancing": [None, StrOptions(set(ALIASES)), LossBalancing],
+        "task_affinity_interval": [None, Interval(Integral, 1, None, closed="left")],
         "missing_label": "no_validation",
         "class_weight": [None, StrOptions({"balanced"}), dict, list, tuple],
         "solver": [StrOptions(set(_SOLVERS))],
@@ -284,6 +295,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         task_layers: int = 0,
         task_weights: Any = None,
         loss_balancing: Any = None,
+        task_affinity_interval: int | None = 10,
         missing_label: Any = None,
         class_weight: Any = None,
         solver: str = "adam",
@@ -309,6 +321,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         self.task_layers = task_layers
         self.task_weights = task_weights
         self.loss_balancing = loss_balancing
+        self.task_affinity_interval = task_affinity_interval
         self.missing_label = missing_label
         self.class_weight = class_weight
         self.solver = solver
@@ -477,6 +490,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = len(net.history) - epochs_before
         self._width_2d = width_2d
         self.history_ = net.history
+        affinities = [e["task_affinity"] for e in net.history if "task_affinity" in e]
+        self.task_affinity_ = np.array(affinities[-1]) if affinities else None
         self.task_names_ = np.asarray(task_names, dtype=object)
         self.n_tasks_ = len(task_names)
         self.n_features_in_ = n_features_of(X_checked)
@@ -584,6 +599,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             task_names=task_names,
             task_weights=task_weights,
             balancing=resolve_balancing(self.loss_balancing),
+            affinity_interval=self.task_affinity_interval,
             **optimizer_params,
         )
 

@@ -113,6 +113,60 @@ class MultiTaskGRU(nn.Module):
         top = h_n[-self.num_directions :]
         return top.transpose(0, 1).reshape(h_n.shape[1], -1)
 
+    def shared(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The representation every task reads: the shared encoder's output.
+
+        ``(batch, width)`` -- the state at each sequence's end -- when the tasks
+        read nothing else (``summary='last'``, no private layers); otherwise the
+        outputs at every step, ``(batch, max_length, width)``, zero past each end.
+        Gradient-based strategies and task affinity take gradients here.
+        """
+        lengths_cpu = lengths.to("cpu", torch.int64)
+        max_length = int(lengths_cpu.max())
+        x = x[:, :max_length]
+        ragged = not bool((lengths_cpu == max_length).all())
+        if self.summary == "last" and self.task_layers == 0:
+            if ragged:
+                packed = pack_padded_sequence(
+                    x, lengths_cpu, batch_first=True, enforce_sorted=False
+                )
+                _, h_n = self.gru(packed)
+            else:
+                _, h_n = self.gru(x)
+            return self._last(h_n)
+        output, _ = self._run(self.gru, x, lengths_cpu, ragged)
+        return output
+
+    def task_summaries(
+        self, shared: torch.Tensor, lengths: torch.Tensor
+    ) -> list[torch.Tensor]:
+        """Each task's summary, ``(batch, width)``, from the shared representation."""
+        n_tasks = len(self.heads)
+        if shared.dim() == 2:
+            return [shared] * n_tasks
+        lengths_cpu = lengths.to("cpu", torch.int64)
+        max_length = shared.shape[1]
+        ragged = not bool((lengths_cpu == max_length).all())
+        mask = (
+            torch.arange(max_length, device=shared.device)[None, :]
+            < lengths.to(shared.device)[:, None]
+        ).unsqueeze(-1)
+        result = []
+        for k in range(n_tasks):
+            output = shared
+            if self.task_layers:
+                output, h_n = self._run(self.task_grus[k], shared, lengths_cpu, ragged)
+            if self.summary == "last":
+                result.append(self._last(h_n))
+            elif self.summary == "mean":
+                total = (output * mask).sum(dim=1)
+                result.append(total / lengths.to(shared.device, output.dtype)[:, None])
+            else:
+                scores = self.scorers[k](output).masked_fill(~mask, float("-inf"))
+                weights = torch.softmax(scores, dim=1)
+                result.append((weights * output).sum(dim=1))
+        return result
+
     def summaries(self, x: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
         """Each task's summary of each sequence of a padded batch.
 
@@ -127,50 +181,23 @@ class MultiTaskGRU(nn.Module):
         -------
         list of Tensor of shape (batch, hidden_size * num_directions), one per task
         """
-        lengths_cpu = lengths.to("cpu", torch.int64)
-        max_length = int(lengths_cpu.max())
-        x = x[:, :max_length]
-        ragged = not bool((lengths_cpu == max_length).all())
-        n_tasks = len(self.heads)
-        if self.summary == "last" and self.task_layers == 0:
-            if ragged:
-                packed = pack_padded_sequence(
-                    x, lengths_cpu, batch_first=True, enforce_sorted=False
-                )
-                _, h_n = self.gru(packed)
-            else:
-                _, h_n = self.gru(x)
-            return [self._last(h_n)] * n_tasks
-        shared, shared_h_n = self._run(self.gru, x, lengths_cpu, ragged)
-        mask = (
-            torch.arange(max_length, device=x.device)[None, :]
-            < lengths.to(x.device)[:, None]
-        ).unsqueeze(-1)
-        result = []
-        for k in range(n_tasks):
-            output, h_n = shared, shared_h_n
-            if self.task_layers:
-                output, h_n = self._run(self.task_grus[k], shared, lengths_cpu, ragged)
-            if self.summary == "last":
-                result.append(self._last(h_n))
-            elif self.summary == "mean":
-                total = (output * mask).sum(dim=1)
-                result.append(total / lengths.to(output.dtype).to(x.device)[:, None])
-            else:
-                scores = self.scorers[k](output).masked_fill(~mask, float("-inf"))
-                weights = torch.softmax(scores, dim=1)
-                result.append((weights * output).sum(dim=1))
-        return result
+        return self.task_summaries(self.shared(x, lengths), lengths)
 
     def encode(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The first task's summary: the shared encoding when nothing is private."""
         return self.summaries(x, lengths)[0]
 
+    def task_logits(
+        self, shared: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """Logits of every task from the shared representation."""
+        return tuple(
+            head(self.dropout(summary))
+            for head, summary in zip(self.heads, self.task_summaries(shared, lengths))
+        )
+
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor
     ) -> tuple[torch.Tensor, ...]:
         """Logits of every task: a tuple of ``(batch, n_classes_k)`` tensors."""
-        return tuple(
-            head(self.dropout(summary))
-            for head, summary in zip(self.heads, self.summaries(x, lengths))
-        )
+        return self.task_logits(self.shared(x, lengths), lengths)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from .balancing import LossBalancing
@@ -58,21 +61,17 @@ class MultiTaskNet(NeuralNet):
         task_names: Sequence[str],
         task_weights: Sequence[float],
         balancing: LossBalancing,
+        affinity_interval: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.task_names = task_names
         self.task_weights = task_weights
         self.balancing = balancing
+        self.affinity_interval = affinity_interval
 
     def initialize_criterion(self) -> MultiTaskNet:
         super().initialize_criterion()
-        if self.balancing.uses_gradients:
-            raise NotImplementedError(
-                f"{type(self.balancing).__name__} combines per-task gradients, which "
-                "this version of sk_mtgru cannot train with yet; use a loss-based "
-                "strategy."
-            )
         self.balancer_ = self.balancing.start(torch.tensor(self.task_weights))
         return self
 
@@ -100,6 +99,16 @@ class MultiTaskNet(NeuralNet):
         The balancing state (``balancer_``) combines them; with the default static
         weighting, into ``sum_k task_weights[k] * loss_k``.
         """
+        return self._losses(y_pred, y_true, X, training)[0]
+
+    def _losses(
+        self,
+        y_pred: tuple[torch.Tensor, ...],
+        y_true: torch.Tensor,
+        X: Mapping[str, torch.Tensor],
+        training: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The training loss, each task's loss and presence, and the weights."""
         y_true = to_tensor(y_true, device=self.device)
         loss_weight = to_tensor(X["loss_weight"], device=self.device)
         sample_weight = to_tensor(X["sample_weight"], device=self.device)
@@ -128,7 +137,8 @@ class MultiTaskNet(NeuralNet):
                     )
                 )
         losses = torch.stack(task_losses)
-        total, weights = self.balancer_(losses, torch.stack(present))
+        present_mask = torch.stack(present)
+        total, weights = self.balancer_(losses, present_mask)
         # One transfer of every figure of the batch, not one per value.
         with torch.no_grad():
             rows = torch.cat(
@@ -146,7 +156,61 @@ class MultiTaskNet(NeuralNet):
             record(f"{prefix}_labelled_{name}", labelled)
             if training:
                 record(f"train_weight_{name}", weight)
-        return total
+        return total, losses, present_mask, weights
+
+    def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
+        """skorch's step, or, when per-task gradients are needed, one that takes them.
+
+        Per-task gradients are taken on the shared representation (the encoder's
+        output), not on the encoder's parameters, so they cost one backward pass
+        through the heads per task: the encoder itself is backpropagated once, with
+        the combined gradient. They are needed at every batch by a gradient-based
+        balancing, and every ``affinity_interval`` batches to measure task affinity.
+        """
+        n_batches = len(self.history[-1]["batches"]) if len(self.history) else 0
+        measure = (
+            bool(self.affinity_interval) and n_batches % self.affinity_interval == 0
+        )
+        if not (self.balancing.uses_gradients or measure):
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        x = to_tensor(
+            {k: v for k, v in Xi.items() if k not in self._WEIGHT_KEYS},
+            device=self.device,
+        )
+        shared = self.module_.shared(x["x"], x["lengths"])
+        detached = shared.detach().requires_grad_()
+        y_pred = self.module_.task_logits(detached, x["lengths"])
+        total, losses, present, weights = self._losses(y_pred, yi, Xi, training=True)
+        gradients = [
+            torch.autograd.grad(weights[k] * losses[k], detached, retain_graph=True)[0]
+            if bool(present[k])
+            else None
+            for k in range(len(losses))
+        ]
+        if measure:
+            self._record_affinity(gradients)
+        total.backward()  # the heads, private layers and learnable balancing weights
+        if self.balancing.uses_gradients:
+            combined = self.balancer_.combine_gradients(gradients)
+        else:
+            combined = detached.grad
+        if combined is not None:
+            shared.backward(combined)
+        return {"loss": total, "y_pred": y_pred}
+
+    def _record_affinity(self, gradients: list[torch.Tensor | None]) -> None:
+        n = len(gradients)
+        flat = [None if g is None else g.flatten() for g in gradients]
+        affinity = torch.full((n, n), float("nan"))
+        for i in range(n):
+            for j in range(n):
+                if flat[i] is not None and flat[j] is not None:
+                    affinity[i, j] = torch.nn.functional.cosine_similarity(
+                        flat[i], flat[j], dim=0
+                    ).item()
+        self.history.record_batch("task_affinity", affinity.tolist())
 
     def _diverged(self, task: str, value: float, prefix: str) -> None:
         epoch = len(self.history)
@@ -169,7 +233,9 @@ class TaskEpochMetrics(Callback):
     labelled for the task, for the prefixes ``train`` and, with a validation split,
     ``valid``. A task with no label in an epoch's split gets NaN. Also records
     ``weight_<task>``, the mean weight in force over the epoch's training batches,
-    and passes the epoch's training losses to the balancing state.
+    and passes the epoch's training losses to the balancing state. When task
+    affinity was measured, records ``task_affinity``: the mean over the measured
+    batches of the cosine similarity of each pair of tasks' gradients.
 
     Parameters
     ----------
@@ -206,6 +272,12 @@ class TaskEpochMetrics(Callback):
         for name in self.task_names:
             weights = [b[f"train_weight_{name}"] for b in train]
             net.history.record(f"weight_{name}", sum(weights) / len(weights))
+        measured = [b["task_affinity"] for b in train if "task_affinity" in b]
+        if measured:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a task never present
+                affinity = np.nanmean(np.array(measured, dtype=float), axis=0)
+            net.history.record("task_affinity", affinity.tolist())
         net.balancer_.end_epoch(
             torch.tensor(
                 [net.history[-1, f"train_loss_{name}"] for name in self.task_names]

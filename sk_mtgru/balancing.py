@@ -30,6 +30,7 @@ __all__ = [
     "UncertaintyWeighting",
     "DynamicWeightAverage",
     "RandomLossWeighting",
+    "PCGrad",
     "resolve_balancing",
 ]
 
@@ -64,6 +65,15 @@ class BalancingState(nn.Module):
 
     def end_epoch(self, epoch_losses: torch.Tensor) -> None:
         """Learn from an epoch's mean training loss of each task (NaN: no label)."""
+
+    def combine_gradients(
+        self, gradients: list[torch.Tensor | None]
+    ) -> torch.Tensor | None:
+        """Combine the tasks' gradients on the shared representation (gradient-based
+        strategies). Each is the gradient of the task's weighted loss; None for a
+        task without a label in the batch. By default, their sum."""
+        present = [g for g in gradients if g is not None]
+        return torch.stack(present).sum(dim=0) if present else None
 
 
 class LossBalancing(BaseEstimator):
@@ -239,6 +249,59 @@ class RandomLossWeighting(LossBalancing):
         return _RandomState(task_weights)
 
 
+class _PCGradState(BalancingState):
+    def combine_gradients(
+        self, gradients: list[torch.Tensor | None]
+    ) -> torch.Tensor | None:
+        present = [g for g in gradients if g is not None]
+        if not present:
+            return None
+        flat = [g.flatten() for g in present]
+        tiny = torch.finfo(flat[0].dtype).tiny
+        projected = []
+        for i, g_i in enumerate(flat):
+            g = g_i.clone()
+            for j in torch.randperm(len(flat)).tolist():
+                if j == i:
+                    continue
+                dot = g @ flat[j]
+                if dot < 0:  # conflicting: remove the component along g_j
+                    g = g - dot / (flat[j] @ flat[j]).clamp_min(tiny) * flat[j]
+            projected.append(g)
+        return torch.stack(projected).sum(dim=0).view_as(present[0])
+
+
+class PCGrad(LossBalancing):
+    """Project away the conflicting parts of the tasks' gradients.
+
+    At every batch, each task's gradient ``g_i`` on the shared representation is
+    projected, in random order over the other tasks ``j``, onto the normal plane of
+    ``g_j`` whenever the two conflict (``g_i . g_j < 0``):
+    ``g_i <- g_i - (g_i . g_j) / |g_j|^2 g_j``. The encoder then learns from the sum
+    of the projected gradients; each head from its own task's loss. Gradients are
+    taken on the shared representation (the encoder's output), so the extra cost is
+    one backward pass through the heads per task. Tasks without a label in the batch
+    are left out.
+
+    References
+    ----------
+    .. [1] T. Yu, S. Kumar, A. Gupta, S. Levine, K. Hausman and C. Finn, "Gradient
+       Surgery for Multi-Task Learning", NeurIPS 2020.
+
+    Examples
+    --------
+    >>> from sk_mtgru.balancing import PCGrad
+    >>> PCGrad().uses_gradients
+    True
+    """
+
+    uses_gradients = True
+    alias = "pcgrad"
+
+    def start(self, task_weights: torch.Tensor) -> BalancingState:  # noqa: D102
+        return _PCGradState(task_weights)
+
+
 ALIASES: dict[str, type[LossBalancing]] = {
     cls.alias: cls
     for cls in (
@@ -246,6 +309,7 @@ ALIASES: dict[str, type[LossBalancing]] = {
         UncertaintyWeighting,
         DynamicWeightAverage,
         RandomLossWeighting,
+        PCGrad,
     )
 }
 

@@ -12,6 +12,7 @@ import sk_mtgru
 from sk_mtgru.balancing import (
     DynamicWeightAverage,
     LossBalancing,
+    PCGrad,
     RandomLossWeighting,
     StaticWeighting,
     UncertaintyWeighting,
@@ -106,7 +107,7 @@ def test_random_loss_weighting_draws_softmax_normal_weights_each_batch():
     assert float(first.sum()) == pytest.approx(3.0)
 
 
-@pytest.mark.parametrize("strategy", ["static", "uncertainty", "dwa", "rlw"])
+@pytest.mark.parametrize("strategy", ["static", "uncertainty", "dwa", "rlw", "pcgrad"])
 def test_each_strategy_trains_and_logs_its_weights_per_epoch(dense_data, strategy):
     X, Y = dense_data
     clf = small_classifier(loss_balancing=strategy, max_iter=4).fit(X, Y)
@@ -170,18 +171,52 @@ def test_strategy_round_trips_through_the_safe_format(dense_data, tmp_path):
 
 
 def test_a_gradient_based_strategy_is_declared_by_one_property(dense_data):
-    class ProjectedGradients(LossBalancing):
-        uses_gradients = True
-        alias = "projected"
+    class SummedGradients(LossBalancing):
+        uses_gradients = True  # the base state sums the tasks' gradients
+        alias = "summed"
+
+        def start(self, task_weights):
+            return StaticWeighting().start(task_weights)
 
     X, Y = dense_data
-    with pytest.raises(NotImplementedError, match="per-task gradients"):
-        small_classifier(loss_balancing=ProjectedGradients()).fit(X, Y)
+    params = dict(max_iter=3, task_affinity_interval=None)
+    by_gradients = small_classifier(loss_balancing=SummedGradients(), **params).fit(
+        X, Y
+    )
+    by_loss = small_classifier(**params).fit(X, Y)
+    # Summing per-task gradients on the shared representation is the loss's gradient.
+    for a, b in zip(by_gradients.predict_proba(X), by_loss.predict_proba(X)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_pcgrad_projects_conflicting_gradients_as_yu_et_al():
+    state = PCGrad().start(torch.ones(2))
+    g1 = torch.tensor([[1.0, 0.0]])
+    g2 = torch.tensor([[-1.0, 1.0]])
+    combined = state.combine_gradients([g1, g2])
+    # g1 . g2 = -1 < 0: each loses its component along the other.
+    p1 = g1 - (-1.0) / 2.0 * g2  # = [0.5, 0.5]
+    p2 = g2 - (-1.0) / 1.0 * g1  # = [0, 1]
+    torch.testing.assert_close(combined, p1 + p2)
+
+
+def test_pcgrad_leaves_agreeing_gradients_and_absent_tasks_alone():
+    state = PCGrad().start(torch.ones(3))
+    g1, g2 = torch.tensor([1.0, 2.0]), torch.tensor([0.5, 0.1])
+    torch.testing.assert_close(state.combine_gradients([g1, None, g2]), g1 + g2)
+    assert state.combine_gradients([None, None, None]) is None
+
+
+def test_pcgrad_trains_through_the_estimator(dense_data):
+    X, Y = dense_data
+    clf = small_classifier(loss_balancing="pcgrad", max_iter=3).fit(X, Y)
+    assert clf.predict(X).shape == Y.shape
+    assert np.all(np.isfinite(clf.history_[:, "train_loss"]))
 
 
 def test_bad_strategies_are_clear_errors(dense_data):
     X, Y = dense_data
     with pytest.raises(ValueError, match="'loss_balancing' parameter"):
-        small_classifier(loss_balancing="gradnorm-please").fit(X, Y)
+        small_classifier(loss_balancing="no-such-strategy").fit(X, Y)
     with pytest.raises(ValueError, match="temperature must be > 0"):
         small_classifier(loss_balancing=DynamicWeightAverage(temperature=0)).fit(X, Y)
