@@ -7,7 +7,7 @@ machines are shared and noisy: compare ratios, not seconds). One torch thread.
 Task affinity is off in every run but the last column's: static weights with
 affinity measured every 10 batches (the default).
 
-Run: ``python benchmarks/balancing.py`` (about three minutes on 2 cores).
+Run: ``python benchmarks/balancing.py`` (about seven minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -20,7 +20,16 @@ import torch
 from sk_mtgru import MultiTaskGRUClassifier
 from sk_mtgru.datasets import make_multitask_sequences
 
-STRATEGIES = ["static", "uncertainty", "dwa", "rlw", "pcgrad", "affinity/10"]
+STRATEGIES = [
+    "static",
+    "uncertainty",
+    "dwa",
+    "rlw",
+    "famo",
+    "pcgrad",
+    "gradnorm",
+    "affinity/10",
+]
 REPEATS = 3
 
 

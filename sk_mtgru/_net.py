@@ -101,6 +101,38 @@ class MultiTaskNet(NeuralNet):
         """
         return self._losses(y_pred, y_true, X, training)[0]
 
+    def _task_losses(
+        self,
+        y_pred: tuple[torch.Tensor, ...],
+        y_true: torch.Tensor,
+        X: Mapping[str, torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each task's weighted mean loss, whether the batch labels it, and the
+        weighted loss sum and total weight the mean comes from."""
+        y_true = to_tensor(y_true, device=self.device)
+        loss_weight = to_tensor(X["loss_weight"], device=self.device)
+        tiny = torch.finfo(loss_weight.dtype).tiny
+        sums = []
+        for k, logits in enumerate(y_pred):
+            # A missing label (-1) is read as class 0; its weight of 0 removes it.
+            target = y_true[:, k].clamp_min(0)
+            sums.append((self.criterion_(logits, target) * loss_weight[:, k]).sum())
+        loss_sums = torch.stack(sums)
+        weight_sums = loss_weight.sum(dim=0)
+        losses = loss_sums / weight_sums.clamp_min(tiny)
+        return losses, weight_sums > 0, loss_sums, weight_sums
+
+    def train_step(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
+        """skorch's step; then, for a strategy that needs them, the batch's losses
+        after the step go to the balancing state."""
+        step = super().train_step(batch, **fit_params)
+        if self.balancing.needs_losses_after_step:
+            Xi, yi = unpack_data(batch)
+            with torch.no_grad():
+                losses, present, _, _ = self._task_losses(self.infer(Xi), yi, Xi)
+            self.balancer_.after_step(losses, present)
+        return step
+
     def _losses(
         self,
         y_pred: tuple[torch.Tensor, ...],
@@ -108,55 +140,46 @@ class MultiTaskNet(NeuralNet):
         X: Mapping[str, torch.Tensor],
         training: bool,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The training loss, each task's loss and presence, and the weights."""
+        """The training loss, each task's loss and presence, and the weights.
+
+        Records the batch's per-task figures in the history and stops on a
+        non-finite loss.
+        """
+        losses, present, loss_sums, weight_sums = self._task_losses(y_pred, y_true, X)
+        total, weights = self.balancer_(losses, present)
         y_true = to_tensor(y_true, device=self.device)
-        loss_weight = to_tensor(X["loss_weight"], device=self.device)
         sample_weight = to_tensor(X["sample_weight"], device=self.device)
-        tiny = torch.finfo(loss_weight.dtype).tiny
         prefix = "train" if training else "valid"
-        task_losses, present, figures = [], [], []
-        for k, logits in enumerate(y_pred):
-            target = y_true[:, k]
-            labelled = target >= 0
-            weight = loss_weight[:, k]
-            weight_sum = weight.sum()
-            # A missing label (-1) is read as class 0; its weight of 0 removes it.
-            loss_sum = (self.criterion_(logits, target.clamp_min(0)) * weight).sum()
-            task_losses.append(loss_sum / weight_sum.clamp_min(tiny))
-            present.append(weight_sum > 0)
-            with torch.no_grad():
-                correct = (logits.argmax(dim=1) == target) & labelled
-                figures.append(
-                    torch.stack(
-                        [
-                            loss_sum,
-                            weight_sum,
-                            (sample_weight * correct).sum(),
-                            (sample_weight * labelled).sum(),
-                        ]
-                    )
-                )
-        losses = torch.stack(task_losses)
-        present_mask = torch.stack(present)
-        total, weights = self.balancer_(losses, present_mask)
-        # One transfer of every figure of the batch, not one per value.
         with torch.no_grad():
-            rows = torch.cat(
-                [torch.stack(figures), losses[:, None], weights[:, None]], dim=1
-            ).tolist()
+            labelled = y_true >= 0
+            correct = (
+                torch.stack([logits.argmax(dim=1) for logits in y_pred], dim=1)
+                == y_true
+            )
+            figures = torch.stack(
+                [
+                    loss_sums,
+                    weight_sums,
+                    (sample_weight[:, None] * (correct & labelled)).sum(dim=0),
+                    (sample_weight[:, None] * labelled).sum(dim=0),
+                    losses,
+                    weights,
+                ],
+                dim=1,
+            ).tolist()  # one transfer of every figure of the batch
         record = self.history.record_batch
-        for name, (loss_sum, weight_sum, correct, labelled, loss, weight) in zip(
-            self.task_names, rows
+        for name, (loss_sum, weight_sum, n_correct, n_labelled, loss, weight) in zip(
+            self.task_names, figures
         ):
             if not math.isfinite(loss):
                 self._diverged(name, loss, prefix)
             record(f"{prefix}_loss_sum_{name}", loss_sum)
             record(f"{prefix}_loss_weight_{name}", weight_sum)
-            record(f"{prefix}_correct_{name}", correct)
-            record(f"{prefix}_labelled_{name}", labelled)
+            record(f"{prefix}_correct_{name}", n_correct)
+            record(f"{prefix}_labelled_{name}", n_labelled)
             if training:
                 record(f"train_weight_{name}", weight)
-        return total, losses, present_mask, weights
+        return total, losses, present, weights
 
     def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
         """skorch's step, or, when per-task gradients are needed, one that takes them.

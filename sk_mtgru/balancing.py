@@ -31,6 +31,8 @@ __all__ = [
     "DynamicWeightAverage",
     "RandomLossWeighting",
     "PCGrad",
+    "GradNorm",
+    "FAMO",
     "resolve_balancing",
 ]
 
@@ -66,6 +68,9 @@ class BalancingState(nn.Module):
     def end_epoch(self, epoch_losses: torch.Tensor) -> None:
         """Learn from an epoch's mean training loss of each task (NaN: no label)."""
 
+    def after_step(self, losses: torch.Tensor, present: torch.Tensor) -> None:
+        """Learn from the batch's task losses after the optimizer's step."""
+
     def combine_gradients(
         self, gradients: list[torch.Tensor | None]
     ) -> torch.Tensor | None:
@@ -86,6 +91,9 @@ class LossBalancing(BaseEstimator):
 
     #: Whether the strategy combines per-task gradients rather than losses.
     uses_gradients: ClassVar[bool] = False
+    #: Whether the strategy learns from the batch's losses re-evaluated after the
+    #: optimizer's step (one extra forward pass per batch).
+    needs_losses_after_step: ClassVar[bool] = False
     #: The string alias that selects the strategy in ``loss_balancing``.
     alias: ClassVar[str] = ""
 
@@ -302,6 +310,202 @@ class PCGrad(LossBalancing):
         return _PCGradState(task_weights)
 
 
+class _GradNormState(BalancingState):
+    def __init__(self, task_weights: torch.Tensor, alpha: float, lr: float) -> None:
+        super().__init__(task_weights)
+        self.alpha = alpha
+        self.lr = lr
+        n = len(task_weights)
+        self.register_buffer("learnt", torch.ones(n))
+        self.register_buffer("initial", torch.full((n,), float("nan")))
+        self.register_buffer("last", torch.full((n,), float("nan")))
+
+    def weights(self, losses: torch.Tensor) -> torch.Tensor:
+        return self.task_weights * self.learnt
+
+    def forward(
+        self, losses: torch.Tensor, present: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        detached = losses.detach()
+        first = present & torch.isnan(self.initial)
+        self.initial = torch.where(first, detached, self.initial)
+        self.last = torch.where(
+            present, detached, torch.full_like(detached, float("nan"))
+        )
+        return super().forward(losses, present)
+
+    def combine_gradients(
+        self, gradients: list[torch.Tensor | None]
+    ) -> torch.Tensor | None:
+        present = [k for k, g in enumerate(gradients) if g is not None]
+        if not present:
+            return None
+        combined = torch.stack([gradients[k] for k in present]).sum(dim=0)
+        if len(present) > 1:
+            self._update([gradients[k] for k in present], present)
+        return combined
+
+    def _update(self, gradients: list[torch.Tensor], present: list[int]) -> None:
+        index = torch.tensor(present, device=self.learnt.device)
+        norms = torch.stack([g.norm() for g in gradients])  # G_k = |grad (w_k L_k)|
+        ratios = self.last[index] / self.initial[index].clamp_min(1e-12)
+        relative = ratios / ratios.mean()
+        target = norms.mean() * relative**self.alpha
+        weights = self.weights(None)[index]
+        # d sum_k |G_k - target_k| / d w_k, with G_k = w_k |grad L_k|.
+        step = torch.sign(norms - target) * norms / weights.clamp_min(1e-12)
+        learnt = self.learnt.clone()
+        learnt[index] = (learnt[index] - self.lr * step).clamp_min(1e-3)
+        self.learnt = learnt * len(learnt) / learnt.sum()
+
+
+class GradNorm(LossBalancing):
+    """Tune the task weights so that the tasks' gradients train at similar rates.
+
+    Learnt weights ``w_k`` (starting at 1, times the static ``task_weights``) scale
+    the task losses. At every batch, with ``G_k`` the norm of the gradient of
+    ``w_k * loss_k`` on the shared representation, ``r_k`` task ``k``'s loss ratio
+    ``L_k(t) / L_k(0)`` divided by the mean ratio, and the target
+    ``T_k = mean(G) * r_k ** alpha`` held constant, each weight takes a gradient
+    step on ``sum_k |G_k - T_k|``: ``w_k -= lr * sign(G_k - T_k) * |grad L_k|``;
+    the weights are then renormalised to sum to the number of tasks. Tasks that
+    train slowly (high ``r_k``) gain weight.
+
+    Parameters
+    ----------
+    alpha : float, default=1.5
+        Strength of the pull towards equal training rates.
+    lr : float, default=0.025
+        Learning rate of the weights.
+
+    References
+    ----------
+    .. [1] Z. Chen, V. Badrinarayanan, C.-Y. Lee and A. Rabinovich, "GradNorm:
+       Gradient Normalization for Adaptive Loss Balancing in Deep Multitask
+       Networks", ICML 2018.
+
+    Examples
+    --------
+    >>> from sk_mtgru.balancing import GradNorm
+    >>> GradNorm(alpha=0.5).uses_gradients
+    True
+    """
+
+    uses_gradients = True
+    alias = "gradnorm"
+
+    def __init__(self, alpha: float = 1.5, lr: float = 0.025) -> None:
+        self.alpha = alpha
+        self.lr = lr
+
+    def start(self, task_weights: torch.Tensor) -> BalancingState:  # noqa: D102
+        if not (float(self.lr) > 0 and float(self.alpha) >= 0):
+            raise ValueError(
+                f"GradNorm needs lr > 0 and alpha >= 0, got lr={self.lr}, "
+                f"alpha={self.alpha}."
+            )
+        return _GradNormState(task_weights, float(self.alpha), float(self.lr))
+
+
+class _FAMOState(BalancingState):
+    _BETAS = (0.9, 0.999)
+
+    def __init__(self, task_weights: torch.Tensor, lr: float, gamma: float) -> None:
+        super().__init__(task_weights)
+        self.lr = lr
+        self.gamma = gamma
+        n = len(task_weights)
+        for name in ("logits", "moment", "second_moment"):
+            self.register_buffer(name, torch.zeros(n))
+        self.register_buffer("before", torch.full((n,), float("nan")))
+        self.steps = 0
+
+    def _effective(self, losses: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """The weight on each task's loss: K * w_k * z_k / (c * D_k)."""
+        z = torch.softmax(self.logits, dim=0)
+        ratio = present * z / (losses.detach() + 1e-8)
+        return len(z) * self.task_weights * ratio / ratio.sum().clamp_min(1e-12)
+
+    def weights(self, losses: torch.Tensor) -> torch.Tensor:
+        return self._effective(losses, torch.ones_like(self.logits, dtype=torch.bool))
+
+    def forward(
+        self, losses: torch.Tensor, present: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self.before = torch.where(present, losses.detach(), torch.nan)
+        z = torch.softmax(self.logits, dim=0)
+        c = (present * z / (losses.detach() + 1e-8)).sum().clamp_min(1e-12)
+        log_losses = torch.log(losses + 1e-8)
+        total = len(z) * (present * self.task_weights * z * log_losses).sum() / c
+        return total, self._effective(losses, present).detach()
+
+    def after_step(self, losses: torch.Tensor, present: torch.Tensor) -> None:
+        known = present & torch.isfinite(self.before)
+        delta = torch.where(
+            known,
+            torch.log(self.before + 1e-8) - torch.log(losses.detach() + 1e-8),
+            torch.zeros_like(losses),
+        )
+        z = torch.softmax(self.logits, dim=0)
+        grad = z * (delta - (z * delta).sum()) + self.gamma * self.logits
+        # One Adam step on the logits (Adam with L2 weight decay, as in FAMO's code).
+        beta1, beta2 = self._BETAS
+        self.steps += 1
+        self.moment = beta1 * self.moment + (1 - beta1) * grad
+        self.second_moment = beta2 * self.second_moment + (1 - beta2) * grad**2
+        m_hat = self.moment / (1 - beta1**self.steps)
+        v_hat = self.second_moment / (1 - beta2**self.steps)
+        self.logits = self.logits - self.lr * m_hat / (v_hat.sqrt() + 1e-8)
+
+
+class FAMO(LossBalancing):
+    """Fast Adaptive Multitask Optimization: balance the tasks' loss decreases.
+
+    Task weights are ``z = softmax(xi)``. The network trains on
+    ``K * sum_k w_k z_k log(L_k) / c`` with ``c = sum_k z_k / L_k`` (held constant),
+    which weighs task ``k``'s loss by ``K w_k (z_k / L_k) / c`` (``w``: the static
+    ``task_weights``): the log makes the tasks' relative decreases comparable. After
+    each step, the losses are evaluated again on the same batch, and the logits take
+    one Adam step against ``sum_k z_k delta_k``, with ``delta_k`` the decrease of
+    ``log L_k``, so tasks whose loss fell least gain weight. Its cost does not grow
+    with the number of tasks: one extra forward pass per batch, no per-task
+    gradient.
+
+    Parameters
+    ----------
+    lr : float, default=0.025
+        Learning rate of the logits.
+    gamma : float, default=0.01
+        Weight decay of the logits (pulls the weights back towards equal).
+
+    References
+    ----------
+    .. [1] B. Liu, Y. Feng, P. Stone and Q. Liu, "FAMO: Fast Adaptive Multitask
+       Optimization", NeurIPS 2023.
+
+    Examples
+    --------
+    >>> from sk_mtgru.balancing import FAMO
+    >>> FAMO().needs_losses_after_step, FAMO().uses_gradients
+    (True, False)
+    """
+
+    needs_losses_after_step = True
+    alias = "famo"
+
+    def __init__(self, lr: float = 0.025, gamma: float = 0.01) -> None:
+        self.lr = lr
+        self.gamma = gamma
+
+    def start(self, task_weights: torch.Tensor) -> BalancingState:  # noqa: D102
+        if not (float(self.lr) > 0 and float(self.gamma) >= 0):
+            raise ValueError(
+                f"FAMO needs lr > 0 and gamma >= 0, got lr={self.lr}, "
+                f"gamma={self.gamma}."
+            )
+        return _FAMOState(task_weights, float(self.lr), float(self.gamma))
+
+
 ALIASES: dict[str, type[LossBalancing]] = {
     cls.alias: cls
     for cls in (
@@ -310,6 +514,8 @@ ALIASES: dict[str, type[LossBalancing]] = {
         DynamicWeightAverage,
         RandomLossWeighting,
         PCGrad,
+        GradNorm,
+        FAMO,
     )
 }
 

@@ -10,7 +10,9 @@ from sklearn.model_selection import GridSearchCV
 
 import sk_mtgru
 from sk_mtgru.balancing import (
+    FAMO,
     DynamicWeightAverage,
+    GradNorm,
     LossBalancing,
     PCGrad,
     RandomLossWeighting,
@@ -220,3 +222,57 @@ def test_bad_strategies_are_clear_errors(dense_data):
         small_classifier(loss_balancing="no-such-strategy").fit(X, Y)
     with pytest.raises(ValueError, match="temperature must be > 0"):
         small_classifier(loss_balancing=DynamicWeightAverage(temperature=0)).fit(X, Y)
+
+
+def test_gradnorm_steps_its_weights_as_chen_et_al():
+    state = GradNorm(alpha=1.5, lr=0.025).start(torch.ones(2))
+    both = torch.tensor([True, True])
+    state(torch.tensor([1.0, 1.0]), both)  # the initial losses L(0)
+    state(torch.tensor([0.5, 1.0]), both)  # L(t)
+    g1, g2 = torch.tensor([3.0, 4.0]), torch.tensor([0.0, 1.0])  # norms 5 and 1
+    combined = state.combine_gradients([g1, g2])
+    torch.testing.assert_close(combined, g1 + g2)
+    ratios = np.array([0.5, 1.0])
+    relative = ratios / ratios.mean()
+    norms = np.array([5.0, 1.0])
+    target = norms.mean() * relative**1.5
+    learnt = 1.0 - 0.025 * np.sign(norms - target) * norms / 1.0
+    learnt = learnt * 2 / learnt.sum()
+    np.testing.assert_allclose(state.learnt.numpy(), learnt, rtol=1e-6)
+    # The slower task (loss still at its start) gained weight.
+    assert state.learnt[1] > state.learnt[0]
+
+
+def test_famo_weights_and_logit_update_follow_liu_et_al():
+    state = FAMO(lr=0.1, gamma=0.0).start(torch.ones(2))
+    both = torch.tensor([True, True])
+    losses = torch.tensor([2.0, 0.5])
+    total, weights = state(losses, both)
+    z = np.array([0.5, 0.5])
+    c = (z / np.array([2.0, 0.5])).sum()
+    assert float(total) == pytest.approx(
+        2 * (z * np.log([2.0, 0.5])).sum() / c, rel=1e-5
+    )
+    np.testing.assert_allclose(
+        weights.numpy(), 2 * z / (c * np.array([2.0, 0.5])), rtol=1e-5
+    )
+    # After the step, task 0's loss fell by half, task 1's not at all.
+    state.after_step(torch.tensor([1.0, 0.5]), both)
+    delta = np.log([2.0, 0.5]) - np.log([1.0, 0.5])
+    grad = z * (delta - (z * delta).sum())
+    # A first Adam step moves each logit by lr * sign(grad).
+    np.testing.assert_allclose(state.logits.numpy(), -0.1 * np.sign(grad), rtol=1e-4)
+    assert state.logits[1] > state.logits[0]  # the task that improved less gains weight
+
+
+@pytest.mark.parametrize("strategy", ["gradnorm", "famo"])
+def test_gradnorm_and_famo_train_through_the_estimator(dense_data, strategy):
+    X, Y = dense_data
+    Y_missing = Y.astype(object)
+    Y_missing[:20, 1] = None
+    clf = small_classifier(loss_balancing=strategy, max_iter=3, batch_size=8).fit(
+        X, Y_missing
+    )
+    weights = np.array([clf.history_[:, f"weight_task_{k}"] for k in range(2)])
+    assert np.all(np.isfinite(weights)) and not np.allclose(weights, 1.0)
+    assert clf.predict(X).shape == Y.shape
