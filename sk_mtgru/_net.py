@@ -224,20 +224,23 @@ class MultiTaskNet(NeuralNet):
         return {"loss": total, "y_pred": y_pred}
 
     def _record_affinity(self, gradients: list[torch.Tensor | None]) -> None:
+        """Cosine similarity of each pair of present tasks' gradients (NaN else)."""
         n = len(gradients)
-        flat = [None if g is None else g.flatten() for g in gradients]
+        present = [k for k, g in enumerate(gradients) if g is not None]
         affinity = torch.full((n, n), float("nan"))
-        for i in range(n):
-            for j in range(n):
-                if flat[i] is not None and flat[j] is not None:
-                    affinity[i, j] = torch.nn.functional.cosine_similarity(
-                        flat[i], flat[j], dim=0
-                    ).item()
+        if present:
+            flat = torch.stack([gradients[k].flatten() for k in present])
+            unit = torch.nn.functional.normalize(flat, dim=1)
+            index = torch.tensor(present)
+            affinity[index[:, None], index[None, :]] = (unit @ unit.T).cpu()
         self.history.record_batch("task_affinity", affinity.tolist())
 
     def _diverged(self, task: str, value: float, prefix: str) -> None:
         epoch = len(self.history)
-        batch = len(self.history[-1]["batches"]) + 1 if epoch else 1
+        # skorch opened the current batch's row already; count this split's before it.
+        marker = f"{prefix}_loss_sum_{self.task_names[0]}"
+        earlier = self.history[-1]["batches"][:-1] if epoch else []
+        batch = 1 + sum(marker in row for row in earlier)
         which = "validation loss" if prefix == "valid" else "loss"
         raise TrainingDivergedError(
             f"the {which} of task {task!r} became {value} in epoch {epoch}, batch "

@@ -58,7 +58,7 @@ def test_divergence_without_early_stopping_is_an_error(
 ):
     X, Y = dense_data
     with pytest.raises(
-        TrainingDivergedError, match="task 'task_0' became nan in epoch 2"
+        TrainingDivergedError, match="task 'task_0' became nan in epoch 2, batch 1\\."
     ):
         small_classifier(max_iter=4).fit(X, Y)
 
