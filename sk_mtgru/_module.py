@@ -183,10 +183,6 @@ class MultiTaskGRU(nn.Module):
         """
         return self.task_summaries(self.shared(x, lengths), lengths)
 
-    def encode(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """The first task's summary: the shared encoding when nothing is private."""
-        return self.summaries(x, lengths)[0]
-
     def task_logits(
         self, shared: torch.Tensor, lengths: torch.Tensor
     ) -> tuple[torch.Tensor, ...]:

@@ -15,7 +15,7 @@ def test_summary_of_a_padded_sequence_is_its_unpadded_last_state():
     x = torch.randn(2, 7, 3)
     x[1, 4:] = 99.0  # padding that must never be read
     lengths = torch.tensor([7, 4])
-    summary = module.encode(x, lengths)
+    summary = module.summaries(x, lengths)[0]
     _, h_alone = module.gru(x[1:, :4])
     torch.testing.assert_close(summary[1], h_alone[-1, 0])
 
@@ -24,7 +24,7 @@ def test_bidirectional_summary_concatenates_both_directions_final_states():
     module = _module(bidirectional=True, num_layers=2)
     x = torch.randn(3, 6, 3)
     lengths = torch.tensor([6, 2, 5])
-    summary = module.encode(x, lengths)
+    summary = module.summaries(x, lengths)[0]
     assert summary.shape == (3, 10)
     output, _ = module.gru(x[2:, :5])
     forward_last = output[0, -1, :5]  # forward direction after the last real step
