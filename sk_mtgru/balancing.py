@@ -66,7 +66,10 @@ class BalancingState(nn.Module):
         return (weights * losses * present).sum(), weights.detach()
 
     def end_epoch(self, epoch_losses: torch.Tensor) -> None:
-        """Learn from an epoch's mean training loss of each task (NaN: no label)."""
+        """Learn from an epoch's mean training loss of each task (NaN: no label).
+
+        ``epoch_losses`` is a CPU tensor, whatever device the model trains on.
+        """
 
     def after_step(self, losses: torch.Tensor, present: torch.Tensor) -> None:
         """Learn from the batch's task losses after the optimizer's step."""
@@ -176,7 +179,7 @@ class _DWAState(BalancingState):
         return self.task_weights * self.dynamic
 
     def end_epoch(self, epoch_losses: torch.Tensor) -> None:
-        self.history = torch.stack([self.history[1], epoch_losses.float()])
+        self.history = torch.stack([self.history[1], epoch_losses.to(self.history)])
         previous, last = self.history
         if torch.isfinite(previous).all() and torch.isfinite(last).all():
             rates = last / previous.clamp_min(torch.finfo(previous.dtype).tiny)

@@ -203,5 +203,5 @@ def test_a_model_fitted_on_gpu_loads_and_predicts_in_a_cpu_only_process(
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300)
     np.testing.assert_allclose(
-        np.load(tmp_path / "p.npy"), clf.predict_proba(X)[0], rtol=1e-4, atol=1e-5
+        np.load(tmp_path / "p.npy"), clf.predict_proba(X)[0], rtol=1e-3, atol=1e-3
     )
