@@ -22,8 +22,8 @@ test: $(VENV)/.installed  ## the test suite, doctests and README included
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check sk_mtgru tests examples
-	$(BIN)/ruff format --check sk_mtgru tests examples
+	$(BIN)/ruff check sk_mtgru tests examples tools benchmarks docs
+	$(BIN)/ruff format --check sk_mtgru tests examples tools benchmarks docs
 
 clean:
 	rm -rf $(VENV) build *.egg-info

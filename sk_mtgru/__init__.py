@@ -7,7 +7,14 @@ combination of the tasks' losses with skorch, behind scikit-learn's API.
 from ._estimator import MultiTaskGRUClassifier
 from ._persistence import load
 from ._preprocessing import SequenceScaler
+from ._windows import sliding_windows
 
 __version__ = "0.1.0"
 
-__all__ = ["MultiTaskGRUClassifier", "SequenceScaler", "load", "__version__"]
+__all__ = [
+    "MultiTaskGRUClassifier",
+    "SequenceScaler",
+    "load",
+    "sliding_windows",
+    "__version__",
+]

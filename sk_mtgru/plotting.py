@@ -6,7 +6,89 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_task_affinity"]
+__all__ = ["plot_learning_curves", "plot_task_affinity"]
+
+
+def _pyplot(function: str) -> Any:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            f"{function} needs matplotlib: pip install 'sk_mtgru[plots]'."
+        ) from exc
+    return plt
+
+
+def plot_learning_curves(model: Any, *, metric: str = "loss", ax: Any = None) -> Any:
+    """Draw each task's training (solid) and validation (dashed) curve per epoch.
+
+    Parameters
+    ----------
+    model : MultiTaskGRUClassifier or Pipeline ending in one, or skorch History
+        A fitted model (its ``history_``), or a history itself. Validation curves
+        appear when the model was fitted with ``early_stopping=True``.
+    metric : {"loss", "acc"}, default="loss"
+        Each task's mean cross-entropy, or its accuracy.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure's axes by default.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> from sk_mtgru import MultiTaskGRUClassifier
+    >>> from sk_mtgru.datasets import make_multitask_sequences
+    >>> from sk_mtgru.plotting import plot_learning_curves
+    >>> X, Y = make_multitask_sequences(60, n_tasks=2, length=8, random_state=0)
+    >>> clf = MultiTaskGRUClassifier(hidden_size=4, max_iter=3, early_stopping=True,
+    ...                              random_state=0).fit(X, Y)
+    >>> ax = plot_learning_curves(clf, metric="acc")
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['task_0 (train)', 'task_0 (valid)', 'task_1 (train)', 'task_1 (valid)']
+    """
+    plt = _pyplot("plot_learning_curves")
+    if metric not in ("loss", "acc"):
+        raise ValueError(f"metric must be 'loss' or 'acc', got {metric!r}.")
+    if hasattr(model, "steps"):  # a Pipeline: its final estimator
+        model = model.steps[-1][1]
+    history = getattr(model, "history_", model)
+    if not hasattr(history, "__getitem__") or not len(history):
+        raise ValueError(
+            "plot_learning_curves needs a fitted MultiTaskGRUClassifier (or its "
+            f"history_), got {type(model).__name__}."
+        )
+    # Only the per-task figures are named train_acc_<task> (train_loss_best is not).
+    names = list(getattr(model, "task_names_", [])) or [
+        key[len("train_acc_") :] for key in history[-1] if key.startswith("train_acc_")
+    ]
+    if not names:
+        raise ValueError("The history records no per-task figures per epoch.")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    epochs = history[:, "epoch"]
+    for k, name in enumerate(names):
+        color = f"C{k}"
+        ax.plot(
+            epochs,
+            history[:, f"train_{metric}_{name}"],
+            color=color,
+            label=f"{name} (train)",
+        )
+        if f"valid_{metric}_{name}" in history[-1]:
+            ax.plot(
+                epochs,
+                history[:, f"valid_{metric}_{name}"],
+                color=color,
+                linestyle="--",
+                label=f"{name} (valid)",
+            )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy" if metric == "loss" else "accuracy")
+    ax.set_title("Per-task learning curves")
+    ax.legend(fontsize=8)
+    return ax
 
 
 def plot_task_affinity(affinity: Any, *, task_names: Any = None, ax: Any = None) -> Any:
@@ -35,12 +117,7 @@ def plot_task_affinity(affinity: Any, *, task_names: Any = None, ax: Any = None)
     >>> [t.get_text() for t in ax.get_xticklabels()]
     ['a', 'b']
     """
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "plot_task_affinity needs matplotlib: pip install 'sk_mtgru[plots]'."
-        ) from exc
+    plt = _pyplot("plot_task_affinity")
     if hasattr(affinity, "task_affinity_"):
         if affinity.task_affinity_ is None:
             raise ValueError(

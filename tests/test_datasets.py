@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from sk_mtgru.datasets import make_multitask_sequences
+from sk_mtgru import MultiTaskGRUClassifier
+from sk_mtgru.datasets import load_watch, make_multitask_sequences
 
 
 def test_fixed_length_gives_a_3d_array_and_integer_labels():
@@ -61,3 +62,76 @@ def test_unrelated_tasks_have_labels_that_disagree_often():
 def test_bad_arguments_are_clear_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         make_multitask_sequences(**kwargs)
+
+
+def test_missing_fraction_hides_that_share_of_each_tasks_labels():
+    _, full = make_multitask_sequences(200, n_tasks=2, random_state=4)
+    _, Y = make_multitask_sequences(
+        200, n_tasks=2, missing_fraction=0.25, missing_label=-7, random_state=4
+    )
+    hidden = Y == -7
+    assert hidden.sum(axis=0).tolist() == [50, 50]
+    np.testing.assert_array_equal(Y[~hidden], full[~hidden])  # the rest unchanged
+
+
+def test_labels_hidden_by_missing_fraction_train_with_missing_label():
+    X, Y = make_multitask_sequences(
+        80, n_tasks=2, length=6, missing_fraction=0.3, random_state=0
+    )
+    clf = MultiTaskGRUClassifier(
+        hidden_size=4, max_iter=1, missing_label=-1, random_state=0
+    ).fit(X, Y)
+    assert [c.tolist() for c in clf.classes_] == [[0, 1, 2], [0, 1, 2]]
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"missing_fraction": 1.0}, ValueError, r"\[0, 1\)"),
+        ({"missing_fraction": "half"}, TypeError, "missing_fraction must be a float"),
+        ({"missing_fraction": 0.1, "missing_label": 1}, ValueError, "also a class"),
+        ({"missing_fraction": 0.1, "missing_label": None}, TypeError, "an int"),
+    ],
+)
+def test_bad_missing_label_settings_are_clear_errors(params, error, match):
+    with pytest.raises(error, match=match):
+        make_multitask_sequences(10, **params)
+
+
+def test_load_watch_returns_the_140_recordings_and_their_three_labels():
+    watch = load_watch()
+    assert len(watch.data) == 140 and watch.target.shape == (140, 3)
+    assert all(x.dtype == np.float32 and x.shape[1] == 6 for x in watch.data)
+    lengths = [len(x) for x in watch.data]
+    assert min(lengths) == 947 and max(lengths) == 2618
+    assert watch.target_names == ["exercise", "subject", "side"]
+    assert watch.feature_names == ["ax", "ay", "az", "wx", "wy", "wz"]
+    assert len(watch.exercise_names) == 7
+    # every participant performed every exercise once with each arm
+    combos = {tuple(row) for row in watch.target.tolist()}
+    assert len(combos) == 140
+    assert sorted(np.unique(watch.target[:, 1]).tolist()) == list(range(1, 11))
+    assert all(np.isfinite(x).all() for x in watch.data)
+
+
+def test_load_watch_describes_licence_and_citation():
+    descr = load_watch().DESCR
+    assert "BSD-3-Clause" in descr and "arXiv:1802.01489" in descr
+    assert "Burns" in descr
+
+
+def test_load_watch_return_X_y_and_as_frame():
+    X, Y = load_watch(return_X_y=True)
+    assert len(X) == 140 and Y.shape == (140, 3)
+    frames, target = load_watch(return_X_y=True, as_frame=True)
+    assert list(target.columns) == ["exercise", "subject", "side"]
+    assert list(frames[0].columns) == ["ax", "ay", "az", "wx", "wy", "wz"]
+    np.testing.assert_array_equal(frames[5].to_numpy(), X[5])
+
+
+def test_bundled_watch_file_loads_without_pickle():
+    from importlib import resources
+
+    path = resources.files("sk_mtgru.datasets").joinpath("data", "watch.npz")
+    with path.open("rb") as f, np.load(f, allow_pickle=False) as data:
+        assert all(data[name].dtype != object for name in data.files)

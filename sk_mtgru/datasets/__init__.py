@@ -1,5 +1,6 @@
-"""Data sets: generators of synthetic multi-task sequence problems."""
+"""Data sets: the bundled smartwatch recordings and a synthetic generator."""
 
 from ._synthetic import make_multitask_sequences
+from ._watch import load_watch
 
-__all__ = ["make_multitask_sequences"]
+__all__ = ["load_watch", "make_multitask_sequences"]

@@ -31,6 +31,8 @@ def make_multitask_sequences(
     length: int | tuple[int, int] = 30,
     noise: float = 0.5,
     task_relatedness: float = 0.5,
+    missing_fraction: float = 0.0,
+    missing_label: Any = -1,
     random_state: Any = None,
 ) -> tuple[np.ndarray | list[np.ndarray], np.ndarray]:
     """Generate sequences with one label per task, from tasks of tunable relatedness.
@@ -60,6 +62,13 @@ def make_multitask_sequences(
         Standard deviation of the Gaussian noise added to every value.
     task_relatedness : float in [0, 1], default=0.5
         How much of each task's decision rule is shared with the other tasks.
+    missing_fraction : float in [0, 1), default=0.0
+        Fraction of each task's labels to hide: ``round(missing_fraction *
+        n_samples)`` entries of each column of ``Y``, chosen at random, become
+        ``missing_label`` -- as when every recording was not annotated for every
+        task. Train on such ``Y`` with ``MultiTaskGRUClassifier(missing_label=...)``.
+    missing_label : int, default=-1
+        The value that marks a hidden label.
     random_state : int, RandomState instance or None, default=None
         Makes the output deterministic.
 
@@ -69,7 +78,8 @@ def make_multitask_sequences(
         The sequences: a 3-D array for a fixed length, else a list of
         ``(length_i, n_features)`` arrays. float32.
     Y : ndarray of shape (n_samples, n_tasks)
-        Integer labels, ``0 .. n_classes_k - 1`` in column ``k``.
+        Integer labels, ``0 .. n_classes_k - 1`` in column ``k``, or
+        ``missing_label`` where hidden.
 
     Examples
     --------
@@ -80,6 +90,9 @@ def make_multitask_sequences(
     >>> X, Y = make_multitask_sequences(5, length=(10, 20), random_state=0)
     >>> type(X).__name__, len(X), X[0].shape[1]
     ('list', 5, 4)
+    >>> X, Y = make_multitask_sequences(100, missing_fraction=0.2, random_state=0)
+    >>> (Y == -1).sum(axis=0)  # 20 hidden labels per task
+    array([20, 20, 20])
     """
     n_samples = _check_positive_int(n_samples, "n_samples", 1)
     n_tasks = _check_positive_int(n_tasks, "n_tasks", 1)
@@ -111,6 +124,27 @@ def make_multitask_sequences(
         raise ValueError(f"noise must be >= 0, got {noise}.")
     if not 0 <= task_relatedness <= 1:
         raise ValueError(f"task_relatedness must be in [0, 1], got {task_relatedness}.")
+    if isinstance(missing_fraction, (bool, np.bool_)) or not isinstance(
+        missing_fraction, Real
+    ):
+        raise TypeError(f"missing_fraction must be a float, got {missing_fraction!r}.")
+    if not 0 <= missing_fraction < 1:
+        raise ValueError(
+            f"missing_fraction must be in [0, 1), got {missing_fraction}: at 1 no "
+            "task would have a label left."
+        )
+    if isinstance(missing_label, (bool, np.bool_)) or not isinstance(
+        missing_label, Integral
+    ):
+        raise TypeError(
+            f"missing_label must be an int, got {missing_label!r}: Y holds integer "
+            "labels."
+        )
+    if 0 <= missing_label < max(classes):
+        raise ValueError(
+            f"missing_label={missing_label} is also a class label (classes are 0 .. "
+            f"{max(classes) - 1}); choose a negative value such as -1."
+        )
 
     rng = check_random_state(random_state)
     mixing = rng.normal(size=(n_features, _N_LATENT)) / np.sqrt(_N_LATENT)
@@ -133,4 +167,9 @@ def make_multitask_sequences(
         values = latent @ mixing.T + noise * rng.normal(size=(lengths[i], n_features))
         sequences.append(values.astype(np.float32))
     X = np.stack(sequences) if low == high else sequences
-    return X, Y.astype(np.int64)
+    Y = Y.astype(np.int64)
+    n_missing = round(missing_fraction * n_samples)
+    if n_missing:
+        for k in range(n_tasks):
+            Y[rng.choice(n_samples, size=n_missing, replace=False), k] = missing_label
+    return X, Y
