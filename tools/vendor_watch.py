@@ -3,7 +3,7 @@
 Run once, by a maintainer, when the bundled copy must be rebuilt::
 
     pip download --no-deps seglearn==1.2.5 -d /tmp/seglearn
-    cd /tmp/seglearn && unzip seglearn-1.2.5-py3-none-any.whl 'seglearn/data/*'
+    (cd /tmp/seglearn && unzip seglearn-1.2.5-py3-none-any.whl 'seglearn/data/*')
     python tools/vendor_watch.py /tmp/seglearn/seglearn/data/watch_dataset.npy
 
 The original is a pickled dict (hence ``allow_pickle=True``, here only). The copy is
