@@ -18,7 +18,7 @@ from skorch.dataset import ValidSplit
 
 from ._data import BatchIterator, SequenceDataset, pad_sequences
 from ._module import SUMMARIES, MultiTaskGRU
-from ._net import MultiTaskNet, TaskEpochMetrics
+from ._net import MultiTaskNet, TaskEpochMetrics, last_task_affinity
 from ._targets import (
     check_targets,
     class_weights,
@@ -490,8 +490,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = len(net.history) - epochs_before
         self._width_2d = width_2d
         self.history_ = net.history
-        affinities = [e["task_affinity"] for e in net.history if "task_affinity" in e]
-        self.task_affinity_ = np.array(affinities[-1]) if affinities else None
+        self.task_affinity_ = last_task_affinity(net.history)
         self.task_names_ = np.asarray(task_names, dtype=object)
         self.n_tasks_ = len(task_names)
         self.n_features_in_ = n_features_of(X_checked)

@@ -311,5 +311,11 @@ class TaskEpochMetrics(Callback):
         )
 
 
+def last_task_affinity(history: Any) -> np.ndarray | None:
+    """The affinity matrix of the last epoch that measured one, or None."""
+    measured = [epoch["task_affinity"] for epoch in history if "task_affinity" in epoch]
+    return np.array(measured[-1]) if measured else None
+
+
 def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator > 0 else float("nan")

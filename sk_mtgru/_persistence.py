@@ -33,6 +33,7 @@ import torch
 from skorch.history import History
 
 from ._module import SUMMARIES
+from ._net import last_task_affinity
 from .balancing import ALIASES, LossBalancing
 
 FORMAT_NAME = "sk_mtgru"
@@ -225,6 +226,13 @@ def _read_file(path: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     return document, tensors
 
 
+def _is_plain(value: Any) -> bool:
+    """A JSON scalar, or a list of them, nested (the task affinity matrix)."""
+    if isinstance(value, list):
+        return all(map(_is_plain, value))
+    return isinstance(value, (type(None), bool, Real, str))
+
+
 def load(path: str | os.PathLike) -> Any:
     """Load a model written by :meth:`MultiTaskGRUClassifier.save`.
 
@@ -393,10 +401,12 @@ def load(path: str | os.PathLike) -> Any:
     n_iter = r.get(fitted, "n_iter", int, "fitted")
     history = r.get(fitted, "history", list, "fitted")
     for epoch in history:
-        if not isinstance(epoch, dict) or not all(
-            isinstance(value, (type(None), bool, Real, str)) for value in epoch.values()
-        ):
-            raise r.fail("fitted.history", "must be a list of dicts of plain values.")
+        if not isinstance(epoch, dict) or not all(map(_is_plain, epoch.values())):
+            raise r.fail(
+                "fitted.history",
+                "must be a list of dicts of plain values (or lists of them, as the "
+                "task affinity matrix).",
+            )
 
     device = torch.device("cpu")
     try:
@@ -446,6 +456,7 @@ def load(path: str | os.PathLike) -> Any:
 
     estimator.net_ = net
     estimator.history_ = net.history
+    estimator.task_affinity_ = last_task_affinity(net.history)
     estimator.n_iter_ = n_iter
     estimator._width_2d = width_2d
     estimator.task_names_ = np.asarray(task_names, dtype=object)

@@ -64,6 +64,17 @@ def test_round_trip_of_a_single_task_model_from_a_dataframe(tmp_path, dense_data
         loaded.predict(X[:, :, 0].T)
 
 
+def test_round_trip_keeps_the_task_affinity_recorded_in_the_history(
+    tmp_path, dense_data
+):
+    X, Y = dense_data
+    clf = small_classifier(task_affinity_interval=1).fit(X, Y)
+    clf.save(tmp_path / "m.safetensors")
+    loaded = sk_mtgru.load(tmp_path / "m.safetensors")
+    assert loaded.history_[:, "task_affinity"] == clf.history_[:, "task_affinity"]
+    np.testing.assert_allclose(loaded.task_affinity_, clf.task_affinity_)
+
+
 def test_the_file_holds_no_pickle(saved):
     _, path, _ = saved
     document, tensors = _read(path)
