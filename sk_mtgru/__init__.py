@@ -1,18 +1,22 @@
 """sk_mtgru: multi-task learning over sequences, as scikit-learn estimators.
 
 A GRU encoder shared by all tasks, one output head per task, trained on a weighted
-combination of the tasks' losses with skorch, behind scikit-learn's API.
+combination of the tasks' losses with skorch, behind scikit-learn's API:
+:class:`MultiTaskGRUClassifier` labels whole sequences, :class:`MultiTaskGRUTagger`
+every time step.
 """
 
 from ._estimator import MultiTaskGRUClassifier
 from ._persistence import load
 from ._preprocessing import SequenceScaler
+from ._tagger import MultiTaskGRUTagger
 from ._windows import sliding_windows
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MultiTaskGRUClassifier",
+    "MultiTaskGRUTagger",
     "SequenceScaler",
     "load",
     "sliding_windows",

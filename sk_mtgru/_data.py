@@ -114,6 +114,11 @@ class SequenceDataset(Dataset):
         Weight of each sample (in accuracies).
     loss_weight : ndarray of shape (n_samples, n_tasks) or None
         Weight of each sample in each task's loss: 0 where its label is missing.
+
+    For sequence labelling, ``y`` has shape (n_samples, max_length, n_tasks),
+    ``sample_weight`` (n_samples, max_length) and ``loss_weight`` (n_samples,
+    max_length, n_tasks): one entry per time step, -1 and 0 on padding. Batches cut
+    them to their longest sequence as they cut the values.
     """
 
     def __init__(
@@ -130,6 +135,7 @@ class SequenceDataset(Dataset):
             with _sharing_read_only_memory():
                 self.tensor = torch.from_numpy(values)
         self.lengths = torch.from_numpy(np.asarray(lengths, dtype=np.int64))
+        self.per_step = y is not None and np.ndim(y) == 3
         self.y = None if y is None else torch.from_numpy(np.asarray(y, np.int64))
         self.weights = {
             key: torch.from_numpy(np.asarray(value, dtype=np.float32))
@@ -161,8 +167,14 @@ class SequenceDataset(Dataset):
             rows = self.values[index.numpy(), :max_length]
             values = torch.from_numpy(rows.astype(np.float32, copy=False))
         x = {"x": values, "lengths": lengths}
-        x.update({key: weight[index] for key, weight in self.weights.items()})
-        return x, None if self.y is None else self.y[index]
+        x.update(
+            {key: self._cut(w[index], max_length) for key, w in self.weights.items()}
+        )
+        return x, None if self.y is None else self._cut(self.y[index], max_length)
+
+    def _cut(self, rows: torch.Tensor, max_length: int) -> torch.Tensor:
+        """Per-step targets and weights, cut to the batch's longest sequence."""
+        return rows[:, :max_length] if self.per_step else rows
 
     def __getitem__(self, i: int) -> Batch:
         x, y = self.batch(torch.tensor([i]))

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -409,7 +410,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             X, estimator=name, width_2d=self._width_2d if continuing else None
         )
         n_samples = len(X_checked)
-        targets = check_targets(y, n_samples, estimator=name)
+        targets = self._fit_targets(y, X_checked, name)
         weights = check_sample_weight(sample_weight, n_samples)
         task_names = targets.names or [f"task_{k}" for k in range(targets.n_tasks)]
         task_weights = check_task_weights(self.task_weights, task_names)
@@ -447,14 +448,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             one_dimensional=targets.one_dimensional,
         )
 
-        values, lengths = pad_sequences(X_checked)
-        dataset = SequenceDataset(
-            values,
-            lengths,
-            codes,
-            sample_weight=weights,
-            loss_weight=loss_weights(weights, codes, per_class),
-        )
+        dataset = self._training_dataset(X_checked, codes, weights, per_class)
         epochs_before = len(self.net_.history) if continuing else 0
         # Continued training draws new shuffles: the seed moves with the epochs.
         seed = int(
@@ -571,16 +565,10 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         optimizer_params: dict[str, Any] = {"optimizer__weight_decay": self.alpha}
         if self.solver == "sgd":
             optimizer_params["optimizer__momentum"] = self.momentum
+        module, module_params = self._module(n_features, n_classes, task_names)
         return MultiTaskNet(
-            module=MultiTaskGRU,
-            module__n_features=n_features,
-            module__n_classes=n_classes,
-            module__hidden_size=self.hidden_size,
-            module__num_layers=self.num_layers,
-            module__bidirectional=self.bidirectional,
-            module__dropout=self.dropout,
-            module__summary=self.summary,
-            module__task_layers=self.task_layers,
+            module=module,
+            **{f"module__{key}": value for key, value in module_params.items()},
             criterion=torch.nn.CrossEntropyLoss,
             criterion__reduction="none",
             optimizer=_SOLVERS[self.solver],
@@ -614,27 +602,13 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
                 f"{list(self.task_names_)}; this y has {list(task_names)}. Fit with "
                 "warm_start=False to start afresh."
             )
-        module = self.net_.module_
-        gru = module.gru
-        previous = (
-            gru.hidden_size,
-            gru.num_layers,
-            gru.bidirectional,
-            module.summary,
-            module.task_layers,
-        )
-        current = (
-            self.hidden_size,
-            self.num_layers,
-            self.bidirectional,
-            self.summary,
-            self.task_layers,
-        )
+        names, previous = self._fitted_architecture()
+        current = tuple(self.get_params()[name] for name in names)
         if previous != current:
             raise ValueError(
-                f"{how} cannot continue a fit whose (hidden_size, num_layers, "
-                f"bidirectional, summary, task_layers) were {previous} with "
-                f"{current}. Fit with warm_start=False to start afresh."
+                f"{how} cannot continue a fit whose ({', '.join(names)}) were "
+                f"{previous} with {current}. Fit with warm_start=False to start "
+                "afresh."
             )
         return self.classes_ if isinstance(self.classes_, list) else [self.classes_]
 
@@ -660,8 +634,60 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             checked.append(unique)
         return checked
 
+    # ---------------------------------------- what sequence labelling overrides
+    def _fit_targets(self, y: Any, X_checked: Any, name: str) -> Any:
+        """Validated targets, one row per unit the tasks label (here a sequence)."""
+        return check_targets(y, len(X_checked), estimator=name)
+
+    def _training_dataset(
+        self,
+        X_checked: Any,
+        codes: np.ndarray,
+        weights: np.ndarray,
+        per_class: list[np.ndarray],
+    ) -> SequenceDataset:
+        """The sequences with their class codes and loss weights, ready to batch."""
+        values, lengths = pad_sequences(X_checked)
+        return SequenceDataset(
+            values,
+            lengths,
+            codes,
+            sample_weight=weights,
+            loss_weight=loss_weights(weights, codes, per_class),
+        )
+
+    def _module(
+        self, n_features: int, n_classes: list[int], task_names: list[str]
+    ) -> tuple[type[torch.nn.Module], dict[str, Any]]:
+        """The torch module's class and its parameters."""
+        return MultiTaskGRU, {
+            "n_features": n_features,
+            "n_classes": n_classes,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "dropout": self.dropout,
+            "summary": self.summary,
+            "task_layers": self.task_layers,
+        }
+
+    def _fitted_architecture(self) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+        """Names and fitted values of the parameters that shape the network."""
+        module = self.net_.module_
+        gru = module.gru
+        names = ("hidden_size", "num_layers", "bidirectional", "summary", "task_layers")
+        return names, (
+            gru.hidden_size,
+            gru.num_layers,
+            gru.bidirectional,
+            module.summary,
+            module.task_layers,
+        )
+
     # --------------------------------------------------------------- prediction
-    def _logits(self, X: Any) -> tuple[torch.Tensor, ...]:
+    def _logits(self, X: Any) -> tuple[tuple[torch.Tensor, ...], np.ndarray]:
+        """Each task's logits for every sequence (every step, when labelling), and
+        the sequences' lengths."""
         check_is_fitted(self)
         name = type(self).__name__
         X_checked, _ = check_sequences(X, estimator=name, width_2d=self._width_2d)
@@ -679,8 +705,16 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             for x, _ in iterator:
                 logits = module(x["x"].to(device), x["lengths"].to(device))
                 outputs.append(tuple(t.to("cpu") for t in logits))
+        if len(outputs) > 1 and outputs[0][0].dim() == 3:  # per step: pad to one length
+            longest = max(part[0].shape[1] for part in outputs)
+            outputs = [
+                tuple(F.pad(t, (0, 0, 0, longest - t.shape[1])) for t in part)
+                for part in outputs
+            ]
         logits = tuple(torch.cat(parts) for parts in zip(*outputs))
-        finite = torch.stack([torch.isfinite(t).all(dim=1) for t in logits]).all(dim=0)
+        finite = torch.stack(
+            [torch.isfinite(t).flatten(1).all(dim=1) for t in logits]
+        ).all(dim=0)
         if not bool(finite.all()):
             bad = torch.nonzero(~finite).flatten()[:5].tolist()
             raise ValueError(
@@ -689,7 +723,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
                 "at fit). Scale X as at fit, e.g. with the SequenceScaler of the "
                 "pipeline."
             )
-        return logits
+        return logits, lengths
 
     def predict_proba(self, X: Any) -> list[np.ndarray] | np.ndarray:
         """Class probabilities of every task.
@@ -707,7 +741,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             1-D at fit.
         """
         probas = [
-            torch.softmax(logits.double(), dim=1).numpy() for logits in self._logits(X)
+            torch.softmax(logits.double(), dim=1).numpy()
+            for logits in self._logits(X)[0]
         ]
         return probas[0] if self._one_dimensional_y else probas
 
@@ -726,7 +761,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             at fit.
         """
         codes = np.column_stack(
-            [logits.argmax(dim=1).numpy() for logits in self._logits(X)]
+            [logits.argmax(dim=1).numpy() for logits in self._logits(X)[0]]
         )
         classes = [self.classes_] if self._one_dimensional_y else self.classes_
         Y_pred = decode_predictions(classes, codes)

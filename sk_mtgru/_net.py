@@ -109,8 +109,7 @@ class MultiTaskNet(NeuralNet):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Each task's weighted mean loss, whether the batch labels it, and the
         weighted loss sum and total weight the mean comes from."""
-        y_true = to_tensor(y_true, device=self.device)
-        loss_weight = to_tensor(X["loss_weight"], device=self.device)
+        y_pred, y_true, loss_weight, _ = self._units(y_pred, y_true, X)
         tiny = torch.finfo(loss_weight.dtype).tiny
         sums = []
         for k, logits in enumerate(y_pred):
@@ -121,6 +120,32 @@ class MultiTaskNet(NeuralNet):
         weight_sums = loss_weight.sum(dim=0)
         losses = loss_sums / weight_sums.clamp_min(tiny)
         return losses, weight_sums > 0, loss_sums, weight_sums
+
+    def _units(
+        self,
+        y_pred: tuple[torch.Tensor, ...],
+        y_true: Any,
+        X: Mapping[str, Any],
+    ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits, targets and weights with one row per labelled unit.
+
+        A unit is a sequence for sequence classification -- logits (batch,
+        n_classes), targets (batch, n_tasks) -- and a time step for sequence
+        labelling -- logits (batch, n_steps, n_classes), targets (batch, n_steps,
+        n_tasks), padding steps labelled -1 with weight 0. Either way the loss and
+        the metrics are computed over the rows returned here.
+        """
+        y_true = to_tensor(y_true, device=self.device)
+        n_tasks = y_true.shape[-1]
+        logits = [t.reshape(-1, t.shape[-1]) for t in y_pred]
+        loss_weight = to_tensor(X["loss_weight"], device=self.device)
+        sample_weight = to_tensor(X["sample_weight"], device=self.device)
+        return (
+            logits,
+            y_true.reshape(-1, n_tasks),
+            loss_weight.reshape(-1, n_tasks),
+            sample_weight.reshape(-1),
+        )
 
     def train_step(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
         """skorch's step; then, for a strategy that needs them, the batch's losses
@@ -147,14 +172,12 @@ class MultiTaskNet(NeuralNet):
         """
         losses, present, loss_sums, weight_sums = self._task_losses(y_pred, y_true, X)
         total, weights = self.balancer_(losses, present)
-        y_true = to_tensor(y_true, device=self.device)
-        sample_weight = to_tensor(X["sample_weight"], device=self.device)
+        logits, y_true, _, sample_weight = self._units(y_pred, y_true, X)
         prefix = "train" if training else "valid"
         with torch.no_grad():
             labelled = y_true >= 0
             correct = (
-                torch.stack([logits.argmax(dim=1) for logits in y_pred], dim=1)
-                == y_true
+                torch.stack([unit.argmax(dim=1) for unit in logits], dim=1) == y_true
             )
             figures = torch.stack(
                 [

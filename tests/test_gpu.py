@@ -66,3 +66,23 @@ def test_cuda_partial_fit_early_stopping_and_affinity(dense_data):
     assert clf.task_affinity_.shape == (2, 2)
     clf.partial_fit(X, Y)
     assert len(clf.history_) == 4  # three epochs of fit, one of partial_fit
+
+
+def test_the_tagger_trains_and_predicts_on_cuda(ragged_data):
+    from sk_mtgru import MultiTaskGRUTagger
+    from sk_mtgru.datasets import make_multitask_sequences
+
+    X, Y = make_multitask_sequences(
+        30, n_tasks=2, length=(5, 15), per_step=True, random_state=0
+    )
+    tagger = MultiTaskGRUTagger(
+        hidden_size=8,
+        num_layers=2,
+        supervision_layers=[0, 1],
+        max_iter=2,
+        loss_balancing="pcgrad",
+        device="cuda",
+        random_state=0,
+    ).fit(X, Y)
+    assert next(tagger.net_.module_.parameters()).is_cuda
+    assert [p.shape for p in tagger.predict(X)] == [y.shape for y in Y]

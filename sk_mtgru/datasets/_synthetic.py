@@ -33,6 +33,8 @@ def make_multitask_sequences(
     task_relatedness: float = 0.5,
     missing_fraction: float = 0.0,
     missing_label: Any = -1,
+    per_step: bool = False,
+    segment_length: int | tuple[int, int] = (5, 20),
     random_state: Any = None,
 ) -> tuple[np.ndarray | list[np.ndarray], np.ndarray]:
     """Generate sequences with one label per task, from tasks of tunable relatedness.
@@ -69,6 +71,15 @@ def make_multitask_sequences(
         task. Train on such ``Y`` with ``MultiTaskGRUClassifier(missing_label=...)``.
     missing_label : int, default=-1
         The value that marks a hidden label.
+    per_step : bool, default=False
+        Label every time step instead of every sequence, for
+        :class:`~sk_mtgru.MultiTaskGRUTagger`: each sequence is then a stream of
+        segments (say, activities one after another), each with its own hidden
+        vector ``z``, labels and signal; every step of a segment carries the
+        segment's labels.
+    segment_length : int or (int, int), default=(5, 20)
+        ``per_step`` only: steps per segment, or the inclusive range segment
+        lengths are drawn from (the last segment ends with its sequence).
     random_state : int, RandomState instance or None, default=None
         Makes the output deterministic.
 
@@ -79,7 +90,9 @@ def make_multitask_sequences(
         ``(length_i, n_features)`` arrays. float32.
     Y : ndarray of shape (n_samples, n_tasks)
         Integer labels, ``0 .. n_classes_k - 1`` in column ``k``, or
-        ``missing_label`` where hidden.
+        ``missing_label`` where hidden. With ``per_step``: an array of shape
+        ``(n_samples, length, n_tasks)`` for a fixed length, else a list of
+        ``(length_i, n_tasks)`` arrays, aligned with ``X``'s steps.
 
     Examples
     --------
@@ -93,6 +106,10 @@ def make_multitask_sequences(
     >>> X, Y = make_multitask_sequences(100, missing_fraction=0.2, random_state=0)
     >>> (Y == -1).sum(axis=0)  # 20 hidden labels per task
     array([20, 20, 20])
+    >>> X, Y = make_multitask_sequences(10, length=(20, 40), per_step=True,
+    ...                                 random_state=0)
+    >>> X[0].shape, Y[0].shape  # a label per step and task
+    ((23, 4), (23, 3))
     """
     n_samples = _check_positive_int(n_samples, "n_samples", 1)
     n_tasks = _check_positive_int(n_tasks, "n_tasks", 1)
@@ -146,6 +163,21 @@ def make_multitask_sequences(
             f"{max(classes) - 1}); choose a negative value such as -1."
         )
 
+    if isinstance(segment_length, Integral):
+        seg_low = seg_high = _check_positive_int(segment_length, "segment_length", 1)
+    else:
+        if len(segment_length) != 2:
+            raise ValueError(
+                "segment_length must be an int or a (min, max) pair, got "
+                f"{segment_length!r}."
+            )
+        seg_low = _check_positive_int(segment_length[0], "segment_length[0]", 1)
+        seg_high = _check_positive_int(segment_length[1], "segment_length[1]", 1)
+        if seg_low > seg_high:
+            raise ValueError(
+                f"segment_length's range is empty: min {seg_low} > max {seg_high}."
+            )
+
     rng = check_random_state(random_state)
     mixing = rng.normal(size=(n_features, _N_LATENT)) / np.sqrt(_N_LATENT)
     frequencies = rng.uniform(0.03, 0.25, size=_N_LATENT)  # cycles per step
@@ -156,6 +188,19 @@ def make_multitask_sequences(
         for k in classes
     ]
 
+    if per_step:
+        return _per_step_sequences(
+            rng,
+            n_samples,
+            (low, high),
+            (seg_low, seg_high),
+            mixing,
+            frequencies,
+            rules,
+            noise,
+            missing_fraction,
+            missing_label,
+        )
     z = rng.normal(size=(n_samples, _N_LATENT))
     Y = np.column_stack([np.argmax(z @ rule.T, axis=1) for rule in rules])
     lengths = rng.randint(low, high + 1, size=n_samples)
@@ -173,3 +218,49 @@ def make_multitask_sequences(
         for k in range(n_tasks):
             Y[rng.choice(n_samples, size=n_missing, replace=False), k] = missing_label
     return X, Y
+
+
+def _per_step_sequences(
+    rng: np.random.RandomState,
+    n_samples: int,
+    length: tuple[int, int],
+    segment_length: tuple[int, int],
+    mixing: np.ndarray,
+    frequencies: np.ndarray,
+    rules: list[np.ndarray],
+    noise: float,
+    missing_fraction: float,
+    missing_label: int,
+) -> tuple[np.ndarray | list[np.ndarray], np.ndarray | list[np.ndarray]]:
+    """Streams of segments, each with its own hidden vector and labels."""
+    n_features = mixing.shape[0]
+    sequences, labels = [], []
+    for n_steps in rng.randint(length[0], length[1] + 1, size=n_samples):
+        values = np.empty((n_steps, n_features))
+        Y = np.empty((n_steps, len(rules)), dtype=np.int64)
+        start = 0
+        while start < n_steps:
+            stop = min(
+                n_steps, start + rng.randint(segment_length[0], segment_length[1] + 1)
+            )
+            z = rng.normal(size=_N_LATENT)
+            phase = rng.uniform(0, 2 * np.pi, size=_N_LATENT)
+            t = np.arange(stop - start)[:, np.newaxis]
+            latent = z * (1.0 + np.sin(2 * np.pi * frequencies * t + phase))
+            values[start:stop] = latent @ mixing.T
+            Y[start:stop] = [np.argmax(rule @ z) for rule in rules]
+            start = stop
+        values += noise * rng.normal(size=values.shape)
+        sequences.append(values.astype(np.float32))
+        labels.append(Y)
+    steps = np.concatenate(labels)
+    n_missing = round(missing_fraction * len(steps))
+    if n_missing:
+        for k in range(steps.shape[1]):
+            steps[rng.choice(len(steps), size=n_missing, replace=False), k] = (
+                missing_label
+            )
+    labels = np.split(steps, np.cumsum([len(y) for y in labels])[:-1])
+    if length[0] == length[1]:
+        return np.stack(sequences), np.stack(labels)
+    return sequences, labels

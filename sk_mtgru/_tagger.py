@@ -1,0 +1,439 @@
+"""MultiTaskGRUTagger: a label per time step for every task (sequence labelling)."""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from ._data import SequenceDataset, pad_sequences
+from ._estimator import MultiTaskGRUClassifier
+from ._tagger_module import MultiTaskGRUTaggerModule
+from ._targets import Targets, check_targets, decode_predictions, loss_weights
+from ._validation import check_sample_weight
+from .metrics import _mean_of_labelled_tasks, _per_task_accuracy
+
+__all__ = ["MultiTaskGRUTagger"]
+
+
+def _label_sequences(Y: Any) -> list[Any]:
+    """``Y`` as a list with one entry per sequence."""
+    if Y is None:
+        raise ValueError(
+            "MultiTaskGRUTagger requires y: a list with, per sequence, an array of "
+            "shape (n_timesteps_i, n_tasks) -- or (n_timesteps_i,) for one task -- "
+            "aligned step by step with X."
+        )
+    if isinstance(Y, np.ndarray) and Y.ndim in (2, 3) and Y.dtype != object:
+        return list(Y)
+    if isinstance(Y, (list, tuple)) or (isinstance(Y, np.ndarray) and Y.ndim == 1):
+        return list(Y)
+    raise TypeError(
+        f"y must be a list of per-step label arrays, one per sequence; got "
+        f"{type(Y).__name__}. For labels of whole sequences use "
+        "MultiTaskGRUClassifier."
+    )
+
+
+def _step_targets(Y: Any, lengths: np.ndarray, estimator: str) -> Targets:
+    """Check that ``Y[i]`` labels every step of sequence ``i``; one row per step."""
+    sequences = _label_sequences(Y)
+    if len(sequences) != len(lengths):
+        raise ValueError(
+            f"y has {len(sequences)} label sequences but X has {len(lengths)} "
+            "sequences; give one array of per-step labels per sequence."
+        )
+    frames = all(hasattr(y, "columns") for y in sequences)
+    dims = set()
+    for i, (labels, length) in enumerate(zip(sequences, lengths)):
+        n_dims = np.ndim(labels) if not hasattr(labels, "columns") else 2
+        dims.add(n_dims)
+        if n_dims not in (1, 2):
+            raise ValueError(
+                f"y[{i}] has {n_dims} dimensions; each sequence's labels must be 1-D "
+                "(n_timesteps_i,) for one task or 2-D (n_timesteps_i, n_tasks)."
+            )
+        if len(labels) != length:
+            raise ValueError(
+                f"y[{i}] has {len(labels)} labels but X[{i}] has {length} time "
+                "steps: label every step of every sequence (mark a step without a "
+                "label with missing_label)."
+            )
+    if len(dims) > 1:
+        raise ValueError(
+            "y mixes 1-D and 2-D label sequences; give every sequence the same tasks."
+        )
+    if frames:
+        import pandas as pd
+
+        columns = [list(y.columns) for y in sequences]
+        if any(c != columns[0] for c in columns):
+            raise ValueError("y's DataFrames must all have the same task columns.")
+        steps = pd.concat(sequences, ignore_index=True)
+    elif dims == {1}:
+        steps = np.concatenate([np.asarray(y) for y in sequences])
+    else:
+        widths = {np.shape(y)[1] for y in sequences}
+        if len(widths) > 1:
+            raise ValueError(
+                f"y's label sequences have different numbers of tasks {sorted(widths)}"
+                "; every step needs a label (or missing_label) for every task."
+            )
+        steps = np.concatenate([np.asarray(y, dtype=object) for y in sequences])
+        steps = np.array(steps.tolist())  # back to the labels' common dtype
+    return check_targets(steps, int(np.sum(lengths)), estimator=estimator)
+
+
+class MultiTaskGRUTagger(MultiTaskGRUClassifier):
+    """Multi-task sequence labelling: every task labels every time step.
+
+    Stacked GRU layers read each sequence, in both directions by default, and each
+    task's linear head maps a layer's outputs at every step to that task's class
+    probabilities: ``y_{k,t} = softmax(W_k h_t + b_k)``. The layers are shared by
+    all tasks; ``supervision_layers`` chooses, per task, the layer whose outputs
+    feed its head, so that a low-level task can be supervised at a lower layer
+    than the tasks that build on it (Søgaard and Goldberg, ACL 2016). Training
+    minimises the weighted sum of the tasks' mean per-step cross-entropies, with
+    the loss balancing, missing labels and class weights of
+    :class:`MultiTaskGRUClassifier`. Padding never enters a loss, a metric or the
+    recurrence.
+
+    Read more in the :ref:`User Guide <sequence_labelling>`.
+
+    Parameters
+    ----------
+    hidden_size : int, default=32
+        Size of each GRU layer's hidden state (per direction).
+    num_layers : int, default=1
+        Stacked GRU layers.
+    bidirectional : bool, default=True
+        Read each sequence in both directions, so that a step's label may depend
+        on the steps after it. ``False`` gives a causal tagger, whose label for
+        step ``t`` depends only on steps ``0 .. t`` -- for streaming use.
+    dropout : float, default=0.0
+        Dropout on every layer's outputs (between layers and before the heads).
+    supervision_layers : sequence of int, dict or None, default=None
+        The layer (0 = lowest, negative values count from the top as in Python)
+        whose outputs feed each task's head: one entry per task, or a dict keyed
+        by task name (tasks not named use the top layer). None: every task at
+        the top layer.
+    task_weights, loss_balancing, task_affinity_interval, missing_label, \
+class_weight, solver, learning_rate_init, momentum, alpha, batch_size, max_iter, \
+early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state, \
+verbose, warm_start
+        As for :class:`MultiTaskGRUClassifier`, with steps in place of sequences:
+        a missing label leaves that step out of that task's loss and accuracy,
+        ``class_weight='balanced'`` counts steps, and the history's accuracies are
+        per step. ``batch_size`` counts sequences.
+
+    Attributes
+    ----------
+    classes_ : list of ndarray, or ndarray
+        Each task's classes (one array when ``y``'s label sequences were 1-D).
+    task_names_ : ndarray of str
+        The tasks' names (DataFrame columns, else ``task_0``, ``task_1``, ...).
+    n_tasks_ : int
+    n_features_in_ : int
+        Features per time step.
+    supervision_layers_ : list of int
+        The layer (0 = lowest) feeding each task's head.
+    n_iter_ : int
+        Epochs run by the last ``fit``.
+    history_ : skorch History
+        Per epoch: the training loss, each task's per-step loss and accuracy, and
+        with ``early_stopping`` their validation figures.
+    task_affinity_ : ndarray of shape (n_tasks, n_tasks) or None
+        Cosine similarity of the tasks' gradients on the shared layers' outputs.
+    net_ : skorch NeuralNet
+        The trained network.
+
+    See Also
+    --------
+    MultiTaskGRUClassifier : One label per task for each whole sequence.
+
+    Notes
+    -----
+    The safe file format (``save`` / :func:`sk_mtgru.load`) is the classifier's
+    only, for now; keep a tagger with joblib.
+
+    Examples
+    --------
+    >>> from sk_mtgru import MultiTaskGRUTagger
+    >>> from sk_mtgru.datasets import make_multitask_sequences
+    >>> X, Y = make_multitask_sequences(40, n_tasks=2, length=(8, 15),
+    ...                                 per_step=True, random_state=0)
+    >>> X[0].shape, Y[0].shape          # every step has a label for each task
+    ((13, 4), (13, 2))
+    >>> tagger = MultiTaskGRUTagger(hidden_size=8, num_layers=2, max_iter=2,
+    ...                             supervision_layers=[0, 1], random_state=0)
+    >>> Y_pred = tagger.fit(X, Y).predict(X)
+    >>> Y_pred[0].shape
+    (13, 2)
+    >>> [len(p) for p in tagger.predict_proba(X[:3])]   # per task, per sequence
+    [3, 3]
+    """
+
+    _parameter_constraints: dict = {
+        key: value
+        for key, value in MultiTaskGRUClassifier._parameter_constraints.items()
+        if key not in ("summary", "task_layers")
+    } | {"supervision_layers": [None, "array-like", dict]}
+
+    def __init__(
+        self,
+        hidden_size: int = 32,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        dropout: float = 0.0,
+        supervision_layers: Any = None,
+        task_weights: Any = None,
+        loss_balancing: Any = None,
+        task_affinity_interval: int | None = 10,
+        missing_label: Any = None,
+        class_weight: Any = None,
+        solver: str = "adam",
+        learning_rate_init: float = 1e-3,
+        momentum: float = 0.9,
+        alpha: float = 0.0,
+        batch_size: int = 32,
+        max_iter: int = 50,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        device: str = "cpu",
+        random_state: Any = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+    ) -> None:
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.supervision_layers = supervision_layers
+        self.task_weights = task_weights
+        self.loss_balancing = loss_balancing
+        self.task_affinity_interval = task_affinity_interval
+        self.missing_label = missing_label
+        self.class_weight = class_weight
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # -------------------------------------------------- the classifier's hooks
+    def _fit_targets(self, y: Any, X_checked: Any, name: str) -> Targets:
+        lengths = np.array([len(x) for x in X_checked])
+        return _step_targets(y, lengths, name)
+
+    def _training_dataset(
+        self,
+        X_checked: Any,
+        codes: np.ndarray,
+        weights: np.ndarray,
+        per_class: list[np.ndarray],
+    ) -> SequenceDataset:
+        values, lengths = pad_sequences(X_checked)
+        step_weights = np.repeat(weights, lengths)
+        step_loss_weights = loss_weights(step_weights, codes, per_class)
+        n, longest, n_tasks = len(lengths), int(lengths.max()), codes.shape[1]
+        steps = np.arange(longest)[None, :] < lengths[:, None]  # (n, longest) real
+        padded_codes = np.full((n, longest, n_tasks), -1, dtype=np.int64)
+        padded_codes[steps] = codes
+        padded_loss = np.zeros((n, longest, n_tasks), dtype=np.float32)
+        padded_loss[steps] = step_loss_weights
+        padded_weights = np.zeros((n, longest), dtype=np.float32)
+        padded_weights[steps] = step_weights
+        return SequenceDataset(
+            values,
+            lengths,
+            padded_codes,
+            sample_weight=padded_weights,
+            loss_weight=padded_loss,
+        )
+
+    def _module(
+        self, n_features: int, n_classes: list[int], task_names: list[str]
+    ) -> tuple[type[torch.nn.Module], dict[str, Any]]:
+        self.supervision_layers_ = self._check_supervision_layers(task_names)
+        self._fitted_supervision = self.supervision_layers
+        return MultiTaskGRUTaggerModule, {
+            "n_features": n_features,
+            "n_classes": n_classes,
+            "layers": self.supervision_layers_,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "dropout": self.dropout,
+        }
+
+    def _fitted_architecture(self) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+        module = self.net_.module_
+        gru = module.grus[0]
+        names = ("hidden_size", "num_layers", "bidirectional", "supervision_layers")
+        return names, (
+            gru.hidden_size,
+            module.num_layers,
+            module.bidirectional,
+            self._fitted_supervision,
+        )
+
+    def _check_supervision_layers(self, task_names: list[str]) -> list[int]:
+        given = self.supervision_layers
+        top = self.num_layers - 1
+        if given is None:
+            return [top] * len(task_names)
+        if isinstance(given, dict):
+            unknown = set(given) - set(task_names)
+            if unknown:
+                raise ValueError(
+                    f"supervision_layers names unknown task(s) {sorted(unknown)}; the "
+                    f"tasks are {list(task_names)}."
+                )
+            layers = [given.get(name, top) for name in task_names]
+        else:
+            layers = list(given)
+            if len(layers) != len(task_names):
+                raise ValueError(
+                    f"supervision_layers has {len(layers)} entries but there are "
+                    f"{len(task_names)} tasks {list(task_names)}; give one layer per "
+                    "task, or a dict keyed by task name."
+                )
+        checked = []
+        for name, layer in zip(task_names, layers):
+            if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, Integral):
+                raise TypeError(
+                    f"supervision_layers gives task {name!r} the layer {layer!r}; "
+                    "layers are ints (0 = lowest, -1 = top)."
+                )
+            if not -self.num_layers <= layer < self.num_layers:
+                raise ValueError(
+                    f"supervision_layers gives task {name!r} the layer {layer}, but "
+                    f"the network has num_layers={self.num_layers} (layers 0 .. "
+                    f"{top}, or -{self.num_layers} .. -1 from the top)."
+                )
+            checked.append(int(layer) % self.num_layers)
+        return checked
+
+    # --------------------------------------------------------------- prediction
+
+    def predict_proba(self, X: Any) -> list[list[np.ndarray]] | list[np.ndarray]:
+        """Class probabilities of every task at every step.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any form accepted by :meth:`fit`.
+
+        Returns
+        -------
+        proba : list over tasks of lists of ndarray of shape (n_timesteps_i, \
+n_classes_k)
+            ``proba[k][i][t]``: task ``k``'s probabilities at step ``t`` of sequence
+            ``i``, in the order of ``classes_[k]``. Without the outer list when the
+            label sequences were 1-D at fit.
+        """
+        logits, lengths = self._logits(X)
+        probas = []
+        for task in logits:
+            p = torch.softmax(task.double(), dim=-1).numpy()
+            probas.append([p[i, :n] for i, n in enumerate(lengths)])
+        return probas[0] if self._one_dimensional_y else probas
+
+    def predict(self, X: Any) -> list[np.ndarray]:
+        """Most probable label of every task at every step.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any form accepted by :meth:`fit`.
+
+        Returns
+        -------
+        Y_pred : list of ndarray of shape (n_timesteps_i, n_tasks), or (n_timesteps_i,)
+            One array per sequence, in the original labels; 1-D arrays when the
+            label sequences were 1-D at fit.
+        """
+        logits, lengths = self._logits(X)
+        codes = np.stack([task.argmax(dim=-1).numpy() for task in logits], axis=-1)
+        real = np.arange(codes.shape[1])[None, :] < lengths[:, None]
+        classes = [self.classes_] if self._one_dimensional_y else self.classes_
+        steps = decode_predictions(classes, codes[real])
+        if self._one_dimensional_y:
+            steps = steps[:, 0]
+        return np.split(steps, np.cumsum(lengths)[:-1])
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean over tasks of each task's per-step accuracy.
+
+        Each task is scored on the steps labelled for it (see ``missing_label``);
+        a task with no labelled step in ``y`` is left out of the mean.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any form accepted by :meth:`fit`.
+        y : list of array-like of shape (n_timesteps_i, n_tasks) or (n_timesteps_i,)
+            True labels of every step, with the tasks of ``fit``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence; each of its steps counts with it.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        predictions = self.predict(X)
+        lengths = np.array([len(p) for p in predictions])
+        name = type(self).__name__
+        targets = _step_targets(y, lengths, name)
+        if targets.n_tasks != self.n_tasks_:
+            raise ValueError(
+                f"y has {targets.n_tasks} task(s) but {name} was fitted with "
+                f"{self.n_tasks_} ({list(self.task_names_)}); pass the same tasks."
+            )
+        weights = (
+            None
+            if sample_weight is None
+            else np.repeat(check_sample_weight(sample_weight, len(lengths)), lengths)
+        )
+        steps = np.concatenate(predictions)
+        if steps.ndim == 1:
+            steps = steps[:, np.newaxis]
+        columns_pred = [steps[:, k] for k in range(self.n_tasks_)]
+        scores = _per_task_accuracy(
+            targets.columns, columns_pred, weights, self.missing_label
+        )
+        return _mean_of_labelled_tasks(scores)
+
+    def save(self, path: Any) -> None:
+        """Not available for the tagger yet: use joblib.
+
+        Raises
+        ------
+        NotImplementedError
+        """
+        raise NotImplementedError(
+            "The safe file format holds MultiTaskGRUClassifier models only, for now; "
+            "save a MultiTaskGRUTagger with joblib.dump (and load it only from "
+            "sources you trust)."
+        )
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.target_tags.single_output = False
+        return tags
