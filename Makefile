@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins torch to the CPU build on the project's machines.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet -c constraints.txt
 
-.PHONY: demo test docs lint clean
+.PHONY: demo test docs bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(VENV)/.installed  ## the test suite, doctests and README included
 
 docs: $(VENV)/.installed  ## the HTML site in docs/_build/html; runs the gallery; warnings are errors
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+bench: $(VENV)/.installed  ## speed against a hand-written loop, MultiOutputClassifier, Keras
+	$(PIP_INSTALL) -e ".[bench]"
+	$(BIN)/python benchmarks/speed.py --json benchmarks/results/speed.json
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check sk_mtgru tests examples tools benchmarks docs

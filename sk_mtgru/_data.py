@@ -193,10 +193,23 @@ class BatchIterator:
     dataset : SequenceDataset or torch.utils.data.Subset of one
     batch_size : int
     shuffle : bool, default=False
+    bucketing : bool, default=False
+        With ``shuffle``: batch sequences of similar lengths together. The shuffled
+        order is cut into pools of ``BUCKET_POOL`` batches; each pool is sorted by
+        length and cut into batches, and the batches of the epoch are shuffled.
+        Batches are padded to less, so the GRU runs fewer steps; every sequence is
+        still seen once per epoch, in a random batch at a random time.
     """
 
+    #: Batches per pool sorted by length when bucketing.
+    BUCKET_POOL = 50
+
     def __init__(
-        self, dataset: SequenceDataset | Subset, batch_size: int, shuffle: bool = False
+        self,
+        dataset: SequenceDataset | Subset,
+        batch_size: int,
+        shuffle: bool = False,
+        bucketing: bool = False,
     ) -> None:
         if isinstance(dataset, Subset):
             self.indices = torch.as_tensor(
@@ -212,6 +225,7 @@ class BatchIterator:
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
+        self.bucketing = bucketing
 
     def __len__(self) -> int:
         n = len(self.dataset) if self.indices is None else len(self.indices)
@@ -223,5 +237,19 @@ class BatchIterator:
         )
         if self.shuffle:
             index = index[torch.randperm(len(index))]
-        for start in range(0, len(index), self.batch_size):
-            yield self.dataset.batch(index[start : start + self.batch_size])
+        batches = list(index.split(self.batch_size))
+        if self.shuffle and self.bucketing:
+            batches = self._buckets(index)
+        for batch in batches:
+            yield self.dataset.batch(batch)
+
+    def _buckets(self, index: torch.Tensor) -> list[torch.Tensor]:
+        """The shuffled ``index`` in batches of similar lengths, in random order."""
+        lengths = self.dataset.lengths[index]
+        if bool((lengths == lengths[0]).all()):
+            return list(index.split(self.batch_size))
+        batches = []
+        for pool in index.split(self.batch_size * self.BUCKET_POOL):
+            order = torch.argsort(self.dataset.lengths[pool], stable=True)
+            batches.extend(pool[order].split(self.batch_size))
+        return [batches[i] for i in torch.randperm(len(batches)).tolist()]

@@ -164,6 +164,11 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         (decoupled from the gradient with ``solver='adamw'``).
     batch_size : int, default=64
         Sequences per training batch. Prediction uses batches of at least 256.
+    length_bucketing : bool, default=True
+        Batch training sequences of similar lengths together (the batches' order
+        is still shuffled, and every sequence is seen once per epoch), so that
+        batches of sequences of different lengths are padded, and run, to fewer
+        steps. No effect when all sequences have one length.
     max_iter : int, default=50
         Number of epochs (passes over the training data). The name is
         ``MLPClassifier``'s, which also counts epochs for its stochastic solvers; it
@@ -274,6 +279,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "length_bucketing": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -304,6 +310,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         momentum: float = 0.9,
         alpha: float = 0.0,
         batch_size: int = 64,
+        length_bucketing: bool = True,
         max_iter: int = 50,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
@@ -330,6 +337,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         self.momentum = momentum
         self.alpha = alpha
         self.batch_size = batch_size
+        self.length_bucketing = length_bucketing
         self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -577,6 +585,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             batch_size=self.batch_size,
             iterator_train=BatchIterator,
             iterator_train__shuffle=True,
+            iterator_train__bucketing=self.length_bucketing,
             iterator_valid=BatchIterator,
             train_split=train_split,
             callbacks=callbacks,

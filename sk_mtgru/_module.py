@@ -8,10 +8,33 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["MultiTaskGRU", "SUMMARIES"]
+__all__ = ["MultiTaskGRU", "SUMMARIES", "unpacked_forward"]
 
 
 SUMMARIES = ("last", "mean", "attention")
+
+
+def unpacked_forward(
+    gru: nn.GRU, x: torch.Tensor, lengths: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A forward-only GRU over a padded batch, exact without packing.
+
+    A forward GRU's output at step ``t`` depends on steps ``0 .. t`` only, so the
+    padding after a sequence's end changes none of its real outputs: the padded
+    batch runs through torch's fused kernel (several times faster on CPU than the
+    packed path) and the outputs past each end are zeroed. Returns the outputs and,
+    like ``nn.GRU``, a ``(1, batch, hidden)`` tensor of the top layer's state at
+    each sequence's real end.
+    """
+    output, _ = gru(x)
+    real = (
+        torch.arange(x.shape[1], device=x.device)[None, :]
+        < lengths.to(x.device)[:, None]
+    )
+    output = output * real.unsqueeze(-1).to(output.dtype)
+    batch = torch.arange(x.shape[0], device=x.device)
+    last = output[batch, lengths.to(x.device) - 1]
+    return output, last.unsqueeze(0)
 
 
 class MultiTaskGRU(nn.Module):
@@ -99,6 +122,8 @@ class MultiTaskGRU(nn.Module):
         """Outputs (batch, length, width), zero past each end, and the final states."""
         if not ragged:
             return gru(x)
+        if not gru.bidirectional:
+            return unpacked_forward(gru, x, lengths)
         packed = pack_padded_sequence(
             x, lengths, batch_first=True, enforce_sorted=False
         )
@@ -126,7 +151,9 @@ class MultiTaskGRU(nn.Module):
         x = x[:, :max_length]
         ragged = not bool((lengths_cpu == max_length).all())
         if self.summary == "last" and self.task_layers == 0:
-            if ragged:
+            if ragged and self.num_directions == 1:
+                _, h_n = unpacked_forward(self.gru, x, lengths_cpu)
+            elif ragged:
                 packed = pack_padded_sequence(
                     x, lengths_cpu, batch_first=True, enforce_sorted=False
                 )

@@ -121,7 +121,8 @@ class MultiTaskGRUTagger(MultiTaskGRUClassifier):
         by task name (tasks not named use the top layer). None: every task at
         the top layer.
     task_weights, loss_balancing, task_affinity_interval, missing_label, \
-class_weight, solver, learning_rate_init, momentum, alpha, batch_size, max_iter, \
+class_weight, solver, learning_rate_init, momentum, alpha, batch_size, \
+length_bucketing, max_iter, \
 early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state, \
 verbose, warm_start
         As for :class:`MultiTaskGRUClassifier`, with steps in place of sequences:
@@ -200,6 +201,7 @@ verbose, warm_start
         momentum: float = 0.9,
         alpha: float = 0.0,
         batch_size: int = 32,
+        length_bucketing: bool = True,
         max_iter: int = 50,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
@@ -225,6 +227,7 @@ verbose, warm_start
         self.momentum = momentum
         self.alpha = alpha
         self.batch_size = batch_size
+        self.length_bucketing = length_bucketing
         self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from ._module import unpacked_forward
+
 __all__ = ["MultiTaskGRUTaggerModule"]
 
 
@@ -85,7 +87,9 @@ class MultiTaskGRUTaggerModule(nn.Module):
         ragged = not bool((lengths_cpu == max_length).all())
         outputs = []
         for gru in self.grus:
-            if ragged:
+            if ragged and not self.bidirectional:
+                output = unpacked_forward(gru, output, lengths_cpu)[0]
+            elif ragged:
                 packed = pack_padded_sequence(
                     output, lengths_cpu, batch_first=True, enforce_sorted=False
                 )

@@ -1,0 +1,75 @@
+"""Training batches: every sequence once per epoch; similar lengths with bucketing."""
+
+import numpy as np
+import torch
+
+from sk_mtgru._data import BatchIterator, SequenceDataset, pad_sequences
+from sk_mtgru._module import MultiTaskGRU
+
+from .conftest import small_classifier
+
+
+def _dataset(lengths):
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(n, 2)).astype(np.float32) for n in lengths]
+    values, lengths = pad_sequences(X)
+    return SequenceDataset(values, lengths, np.zeros((len(X), 1), dtype=np.int64))
+
+
+def _epoch(iterator):
+    return [x["lengths"] for x, _ in iterator]
+
+
+def test_bucketing_sees_every_sequence_once_in_batches_of_similar_length():
+    lengths = np.random.default_rng(1).integers(5, 200, size=1000)
+    dataset = _dataset(lengths)
+    torch.manual_seed(0)
+    batches = _epoch(BatchIterator(dataset, 20, shuffle=True, bucketing=True))
+    seen = torch.cat(batches).sort().values.numpy()
+    np.testing.assert_array_equal(seen, np.sort(lengths))
+    # within a pool of 50 batches, a batch spans about 1/50 of the length range
+    spans = [int(b.max() - b.min()) for b in batches]
+    assert np.median(spans) < 10
+    plain = _epoch(BatchIterator(dataset, 20, shuffle=True))
+    assert np.median([int(b.max() - b.min()) for b in plain]) > 100
+
+
+def test_bucketed_batches_come_in_a_new_random_order_each_epoch():
+    dataset = _dataset(np.arange(5, 205))
+    iterator = BatchIterator(dataset, 10, shuffle=True, bucketing=True)
+    torch.manual_seed(0)
+    first = [int(b.min()) for b in _epoch(iterator)]
+    second = [int(b.min()) for b in _epoch(iterator)]
+    assert first != second and first != sorted(first)
+
+
+def test_equal_lengths_are_batched_as_without_bucketing():
+    dataset = _dataset([30] * 100)
+    torch.manual_seed(3)
+    a = [x["x"] for x, _ in BatchIterator(dataset, 16, shuffle=True, bucketing=True)]
+    torch.manual_seed(3)
+    b = [x["x"] for x, _ in BatchIterator(dataset, 16, shuffle=True)]
+    assert all(torch.equal(p, q) for p, q in zip(a, b))
+
+
+def test_forward_only_gru_skips_packing_and_gives_the_packed_results():
+    torch.manual_seed(0)
+    module = MultiTaskGRU(3, [2, 4], hidden_size=5, num_layers=2, summary="mean")
+    module.eval()
+    x = torch.randn(6, 9, 3)
+    lengths = torch.tensor([9, 2, 5, 7, 1, 9])
+    batched = module(x, lengths)
+    for i, n in enumerate(lengths.tolist()):
+        alone = module(x[i : i + 1, :n], lengths[i : i + 1])
+        for k in range(2):
+            torch.testing.assert_close(batched[k][i], alone[k][0])
+
+
+def test_length_bucketing_is_a_parameter_on_by_default(ragged_data):
+    X, Y = ragged_data
+    clf = small_classifier()
+    assert clf.get_params()["length_bucketing"] is True
+    clf.fit(X, Y)
+    assert clf.net_.iterator_train__bucketing is True
+    off = small_classifier(length_bucketing=False).fit(X, Y)
+    assert off.net_.iterator_train__bucketing is False
