@@ -707,7 +707,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             dataset, batch_size=max(self.net_.batch_size, _MIN_PREDICT_BATCH_SIZE)
         )
         module = self.net_.module_
-        module.eval()
+        if module.training:  # eval() walks every submodule: skip it when set
+            module.eval()
         device = self.net_.device
         outputs: list[tuple[torch.Tensor, ...]] = []
         with torch.inference_mode():

@@ -173,7 +173,18 @@ def check_sequences(
                 "n_timesteps, 1) or a list of 1-D arrays of different lengths."
             )
         return CheckedSequences(X_checked[:, :, np.newaxis], X_checked.shape[1])
-    X_checked = check_array(X_arr, dtype=dtype, allow_nd=True, input_name="X")
+    if (
+        dtype is FLOAT_DTYPES
+        and type(X_arr) in (np.ndarray, np.memmap)
+        and X_arr.dtype in (np.float32, np.float64)
+        and X_arr.shape[0] > 0
+        and np.isfinite(X_arr.sum(dtype=np.float64))
+    ):
+        # The common case, validated as check_array would (a finite sum means
+        # finite values), without its overhead -- half of predicting one sequence.
+        X_checked = X_arr
+    else:
+        X_checked = check_array(X_arr, dtype=dtype, allow_nd=True, input_name="X")
     if X_checked.shape[1] == 0:
         raise ValueError(
             f"{estimator} got sequences with zero time steps (shape "
