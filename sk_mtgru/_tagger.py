@@ -82,8 +82,7 @@ def _step_targets(Y: Any, lengths: np.ndarray, estimator: str) -> Targets:
                 f"y's label sequences have different numbers of tasks {sorted(widths)}"
                 "; every step needs a label (or missing_label) for every task."
             )
-        steps = np.concatenate([np.asarray(y, dtype=object) for y in sequences])
-        steps = np.array(steps.tolist())  # back to the labels' common dtype
+        steps = np.concatenate([np.asarray(y) for y in sequences])
     return check_targets(steps, int(np.sum(lengths)), estimator=estimator)
 
 

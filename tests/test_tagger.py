@@ -286,3 +286,12 @@ def test_per_step_generator_labels_segments(streams):
     for labels in Y:
         for start in range(0, 40, 10):
             assert (labels[start : start + 10] == labels[start]).all()
+
+
+def test_early_stopping_validates_on_held_out_streams(streams):
+    X, Y = streams
+    tagger = small_tagger(early_stopping=True, max_iter=3, length_bucketing=True)
+    tagger.fit(X, Y)
+    last = tagger.history_[-1]
+    assert 0.0 <= last["valid_acc_task_0"] <= 1.0
+    assert np.isfinite(last["valid_loss_task_1"])
