@@ -32,7 +32,7 @@ memory (resident set growth of the measuring process), and the GRU's achieved
 GFLOP/s beside a float32 matrix product's on the same machine.
 
 Run: ``make bench`` or ``python benchmarks/speed.py [--repeats 3] [--json F]``
-(about 8 minutes on 2 cores with 3 repeats).
+(about 15 minutes on 2 cores with 3 repeats, Keras included).
 """
 
 from __future__ import annotations

@@ -24,6 +24,10 @@ Run::
 
     python benchmarks/watch_accuracy.py [--json results.json]
 
+Variants: ``--seeds 0`` runs the 5 splits of one seed; ``--set PARAM=VALUE``
+changes a parameter of every GRU (for example ``--set summary=last`` or ``--set
+loss_balancing=pcgrad``).
+
 It uses both cores (one split per worker, one torch thread each); about 15 minutes
 here.
 """
@@ -31,6 +35,7 @@ here.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 import time
@@ -53,17 +58,17 @@ SEEDS = (0, 1, 2)
 N_SPLITS = 5
 
 
-def gru(random_state: int):
-    return make_pipeline(
-        SequenceScaler(),
-        MultiTaskGRUClassifier(
-            hidden_size=32,
-            max_iter=15,
-            learning_rate_init=3e-3,
-            summary="mean",
-            random_state=random_state,
-        ),
-    )
+GRU_PARAMS = {
+    "hidden_size": 32,
+    "max_iter": 15,
+    "learning_rate_init": 3e-3,
+    "summary": "mean",
+}
+
+
+def gru(random_state: int, overrides: dict):
+    params = GRU_PARAMS | overrides | {"random_state": random_state}
+    return make_pipeline(SequenceScaler(), MultiTaskGRUClassifier(**params))
 
 
 def recording_predictions(model, recordings, n_outputs):
@@ -97,7 +102,7 @@ def summary_statistics(recording: np.ndarray) -> np.ndarray:
     )
 
 
-def evaluate_split(seed, fold, train, test, recordings, raw, Y):
+def evaluate_split(seed, fold, train, test, recordings, raw, Y, overrides):
     import torch
 
     torch.set_num_threads(1)
@@ -107,26 +112,26 @@ def evaluate_split(seed, fold, train, test, recordings, raw, Y):
     truth = Y[test]
     scores = {}
 
-    multi = gru(seed).fit(X_win, Y_win)
+    multi = gru(seed, overrides).fit(X_win, Y_win)
     pred = recording_predictions(multi, test_rec, 3)
     scores["multi-task GRU"] = (pred == truth).mean(axis=0).tolist()
 
     search = GridSearchCV(
-        gru(seed),
+        gru(seed, overrides),
         {"multitaskgruclassifier__task_weights": [(1, 1, 1), (2, 0.5, 1), (1, 0.5, 1)]},
         cv=GroupKFold(n_splits=3),
     ).fit(X_win, Y_win, groups=groups)
     pred = recording_predictions(search.best_estimator_, test_rec, 3)
     scores["multi-task GRU, weights searched"] = (pred == truth).mean(axis=0).tolist()
 
-    pair = gru(seed).fit(X_win, Y_win[:, [0, 2]])
+    pair = gru(seed, overrides).fit(X_win, Y_win[:, [0, 2]])
     pred = recording_predictions(pair, test_rec, 2)
     ex, side = (pred == truth[:, [0, 2]]).mean(axis=0).tolist()
     scores["multi-task GRU (exercise + side)"] = [ex, float("nan"), side]
 
     single = []
     for k in range(3):
-        model = gru(seed).fit(X_win, Y_win[:, k])
+        model = gru(seed, overrides).fit(X_win, Y_win[:, k])
         single.append(
             float(
                 np.mean(recording_predictions(model, test_rec, 1)[:, 0] == truth[:, k])
@@ -144,14 +149,14 @@ def evaluate_split(seed, fold, train, test, recordings, raw, Y):
     return seed, fold, scores
 
 
-def main(json_path: Path | None) -> None:
+def main(json_path: Path | None, seeds: tuple[int, ...], overrides: dict) -> None:
     start = time.perf_counter()
     watch = load_watch()
     Y = watch.target
     recordings = [downsample(x) for x in watch.data]
     splits = [
         (seed, fold, train, test)
-        for seed in SEEDS
+        for seed in seeds
         for fold, (train, test) in enumerate(
             StratifiedKFold(N_SPLITS, shuffle=True, random_state=seed).split(
                 np.zeros(len(Y)), Y[:, 0]
@@ -159,7 +164,9 @@ def main(json_path: Path | None) -> None:
         )
     ]
     results = Parallel(n_jobs=2)(
-        delayed(evaluate_split)(seed, fold, train, test, recordings, watch.data, Y)
+        delayed(evaluate_split)(
+            seed, fold, train, test, recordings, watch.data, Y, overrides
+        )
         for seed, fold, train, test in splits
     )
     models = list(results[0][2])
@@ -168,7 +175,7 @@ def main(json_path: Path | None) -> None:
     }
     width = max(map(len, models))
     print(
-        f"watch: stratified {N_SPLITS}-fold by recording x {len(SEEDS)} seeds; "
+        f"watch: stratified {N_SPLITS}-fold by recording x {len(seeds)} seeds; "
         "test accuracy per recording, mean ± std over the 15 splits\n"
     )
     print(f"{'model':<{width}}  " + "  ".join(f"{t:>13}" for t in TASKS))
@@ -186,7 +193,7 @@ def main(json_path: Path | None) -> None:
         json_path.write_text(
             json.dumps(
                 {
-                    "protocol": f"StratifiedKFold({N_SPLITS}), exercise, seeds {SEEDS}",
+                    "protocol": f"StratifiedKFold({N_SPLITS}), exercise, seeds {seeds}",
                     "tasks": TASKS,
                     "splits": [
                         {"seed": s, "fold": f, "accuracy": _json_safe(scores)}
@@ -198,6 +205,14 @@ def main(json_path: Path | None) -> None:
         )
 
 
+def _parse(item: str) -> tuple[str, object]:
+    key, _, value = item.partition("=")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+
 def _json_safe(scores: dict) -> dict:
     """NaN (a task the model does not learn) as null: JSON has no NaN."""
     return {m: [None if np.isnan(v) else v for v in vs] for m, vs in scores.items()}
@@ -206,4 +221,14 @@ def _json_safe(scores: dict) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Accuracy on the watch data.")
     parser.add_argument("--json", type=Path, default=None)
-    main(parser.parse_args().json)
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PARAM=VALUE",
+        help="change a parameter of every GRU, e.g. --set summary=last "
+        "--set loss_balancing=pcgrad (values are Python literals or strings)",
+    )
+    args = parser.parse_args()
+    main(args.json, tuple(args.seeds), dict(_parse(item) for item in args.set))
