@@ -176,7 +176,7 @@ def main(json_path: Path | None, seeds: tuple[int, ...], overrides: dict) -> Non
     width = max(map(len, models))
     print(
         f"watch: stratified {N_SPLITS}-fold by recording x {len(seeds)} seeds; "
-        "test accuracy per recording, mean ± std over the 15 splits\n"
+        f"test accuracy per recording, mean ± std over the {len(splits)} splits\n"
     )
     print(f"{'model':<{width}}  " + "  ".join(f"{t:>13}" for t in TASKS))
     for model, values in table.items():
