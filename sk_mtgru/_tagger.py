@@ -13,7 +13,7 @@ from ._data import SequenceDataset, pad_sequences
 from ._estimator import MultiTaskGRUClassifier
 from ._tagger_module import MultiTaskGRUTaggerModule
 from ._targets import Targets, check_targets, decode_predictions, loss_weights
-from ._validation import check_sample_weight
+from ._validation import check_sample_weight, entries_by_task
 from .metrics import _mean_of_labelled_tasks, _per_task_accuracy
 
 __all__ = ["MultiTaskGRUTagger"]
@@ -300,13 +300,9 @@ verbose, warm_start
         if given is None:
             return [top] * len(task_names)
         if isinstance(given, dict):
-            unknown = set(given) - set(task_names)
-            if unknown:
-                raise ValueError(
-                    f"supervision_layers names unknown task(s) {sorted(unknown)}; the "
-                    f"tasks are {list(task_names)}."
-                )
-            layers = [given.get(name, top) for name in task_names]
+            layers = entries_by_task(
+                given, task_names, "supervision_layers", default=top
+            )
         else:
             layers = list(given)
             if len(layers) != len(task_names):
