@@ -109,13 +109,23 @@ class MultiTaskNet(NeuralNet):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Each task's weighted mean loss, whether the batch labels it, and the
         weighted loss sum and total weight the mean comes from."""
-        y_pred, y_true, loss_weight, _ = self._units(y_pred, y_true, X)
+        logits, y_true, loss_weight, _ = self._units(y_pred, y_true, X)
+        return self._unit_losses(logits, y_true, loss_weight)
+
+    def _unit_losses(
+        self,
+        logits: list[torch.Tensor],
+        y_true: torch.Tensor,
+        loss_weight: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`_task_losses` of units already flattened by :meth:`_units`."""
         tiny = torch.finfo(loss_weight.dtype).tiny
         sums = []
-        for k, logits in enumerate(y_pred):
+        for k, unit_logits in enumerate(logits):
             # A missing label (-1) is read as class 0; its weight of 0 removes it.
             target = y_true[:, k].clamp_min(0)
-            sums.append((self.criterion_(logits, target) * loss_weight[:, k]).sum())
+            loss = self.criterion_(unit_logits, target)
+            sums.append((loss * loss_weight[:, k]).sum())
         loss_sums = torch.stack(sums)
         weight_sums = loss_weight.sum(dim=0)
         losses = loss_sums / weight_sums.clamp_min(tiny)
@@ -170,9 +180,11 @@ class MultiTaskNet(NeuralNet):
         Records the batch's per-task figures in the history and stops on a
         non-finite loss.
         """
-        losses, present, loss_sums, weight_sums = self._task_losses(y_pred, y_true, X)
+        logits, y_true, loss_weight, sample_weight = self._units(y_pred, y_true, X)
+        losses, present, loss_sums, weight_sums = self._unit_losses(
+            logits, y_true, loss_weight
+        )
         total, weights = self.balancer_(losses, present)
-        logits, y_true, _, sample_weight = self._units(y_pred, y_true, X)
         prefix = "train" if training else "valid"
         with torch.no_grad():
             labelled = y_true >= 0
