@@ -6,42 +6,20 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["MultiTaskGRU", "SUMMARIES", "unpacked_forward"]
+from ._gru import run_gru
+
+__all__ = ["MultiTaskGRU", "SUMMARIES"]
 
 
 SUMMARIES = ("last", "mean", "attention")
 
 
-def unpacked_forward(
-    gru: nn.GRU, x: torch.Tensor, lengths: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """A forward-only GRU over a padded batch, exact without packing.
-
-    A forward GRU's output at step ``t`` depends on steps ``0 .. t`` only, so the
-    padding after a sequence's end changes none of its real outputs: the padded
-    batch runs through torch's fused kernel (several times faster on CPU than the
-    packed path) and the outputs past each end are zeroed. Returns the outputs and,
-    like ``nn.GRU``, a ``(1, batch, hidden)`` tensor of the top layer's state at
-    each sequence's real end.
-    """
-    output, _ = gru(x)
-    real = (
-        torch.arange(x.shape[1], device=x.device)[None, :]
-        < lengths.to(x.device)[:, None]
-    )
-    output = output * real.unsqueeze(-1).to(output.dtype)
-    batch = torch.arange(x.shape[0], device=x.device)
-    last = output[batch, lengths.to(x.device) - 1]
-    return output, last.unsqueeze(0)
-
-
 class MultiTaskGRU(nn.Module):
     """Shared GRU encoder feeding one head per task, optionally through private layers.
 
-    The shared GRU reads each sequence; padded batches are packed, so that padding
-    never enters a recurrence. Each task then summarises the sequence into one
+    The shared GRU reads each sequence; padding never enters a recurrence (see
+    :func:`~sk_mtgru._gru.run_gru`). Each task then summarises the sequence into one
     vector, from the shared GRU's outputs or, with ``task_layers > 0``, from those of
     a GRU of its own stacked on them, and a linear head maps the summary to the
     task's logits. The summary is, by ``summary``:
@@ -71,6 +49,8 @@ class MultiTaskGRU(nn.Module):
         How a sequence is summarised for each head.
     task_layers : int
         GRU layers private to each task, on top of the shared encoder (0: none).
+    gru_kernel : {'auto', 'torch', 'sk_mtgru'}
+        Which implementation runs the GRUs; see :func:`~sk_mtgru._gru.run_gru`.
     """
 
     def __init__(
@@ -83,12 +63,14 @@ class MultiTaskGRU(nn.Module):
         dropout: float = 0.0,
         summary: str = "last",
         task_layers: int = 0,
+        gru_kernel: str = "auto",
     ) -> None:
         super().__init__()
         if summary not in SUMMARIES:
             raise ValueError(f"summary must be one of {SUMMARIES}, got {summary!r}.")
         self.summary = summary
         self.task_layers = task_layers
+        self.gru_kernel = gru_kernel
         self.num_directions = 2 if bidirectional else 1
         self.gru = nn.GRU(
             input_size=n_features,
@@ -116,27 +98,9 @@ class MultiTaskGRU(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleList(nn.Linear(width, int(k)) for k in n_classes)
 
-    def _run(
-        self, gru: nn.GRU, x: torch.Tensor, lengths: torch.Tensor, ragged: bool
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Outputs (batch, length, width), zero past each end, and the final states."""
-        if not ragged:
-            return gru(x)
-        if not gru.bidirectional:
-            return unpacked_forward(gru, x, lengths)
-        packed = pack_padded_sequence(
-            x, lengths, batch_first=True, enforce_sorted=False
-        )
-        output, h_n = gru(packed)
-        output, _ = pad_packed_sequence(
-            output, batch_first=True, total_length=x.shape[1]
-        )
-        return output, h_n
-
-    def _last(self, h_n: torch.Tensor) -> torch.Tensor:
-        # h_n: (num_layers * num_directions, batch, hidden); keep the top layer.
-        top = h_n[-self.num_directions :]
-        return top.transpose(0, 1).reshape(h_n.shape[1], -1)
+    def _last(self, top: torch.Tensor) -> torch.Tensor:
+        # top: (num_directions, batch, hidden) -> (batch, num_directions * hidden)
+        return top.transpose(0, 1).reshape(top.shape[1], -1)
 
     def shared(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The representation every task reads: the shared encoder's output.
@@ -147,21 +111,10 @@ class MultiTaskGRU(nn.Module):
         Gradient-based strategies and task affinity take gradients here.
         """
         lengths_cpu = lengths.to("cpu", torch.int64)
-        max_length = int(lengths_cpu.max())
-        x = x[:, :max_length]
-        ragged = not bool((lengths_cpu == max_length).all())
+        x = x[:, : int(lengths_cpu.max())]
+        output, top = run_gru(self.gru, x, lengths_cpu, self.gru_kernel)
         if self.summary == "last" and self.task_layers == 0:
-            if ragged and self.num_directions == 1:
-                _, h_n = unpacked_forward(self.gru, x, lengths_cpu)
-            elif ragged:
-                packed = pack_padded_sequence(
-                    x, lengths_cpu, batch_first=True, enforce_sorted=False
-                )
-                _, h_n = self.gru(packed)
-            else:
-                _, h_n = self.gru(x)
-            return self._last(h_n)
-        output, _ = self._run(self.gru, x, lengths_cpu, ragged)
+            return self._last(top)
         return output
 
     def task_summaries(
@@ -173,7 +126,6 @@ class MultiTaskGRU(nn.Module):
             return [shared] * n_tasks
         lengths_cpu = lengths.to("cpu", torch.int64)
         max_length = shared.shape[1]
-        ragged = not bool((lengths_cpu == max_length).all())
         mask = (
             torch.arange(max_length, device=shared.device)[None, :]
             < lengths.to(shared.device)[:, None]
@@ -182,9 +134,11 @@ class MultiTaskGRU(nn.Module):
         for k in range(n_tasks):
             output = shared
             if self.task_layers:
-                output, h_n = self._run(self.task_grus[k], shared, lengths_cpu, ragged)
+                output, top = run_gru(
+                    self.task_grus[k], shared, lengths_cpu, self.gru_kernel
+                )
             if self.summary == "last":
-                result.append(self._last(h_n))
+                result.append(self._last(top))
             elif self.summary == "mean":
                 total = (output * mask).sum(dim=1)
                 result.append(total / lengths.to(shared.device, output.dtype)[:, None])

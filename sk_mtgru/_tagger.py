@@ -121,7 +121,7 @@ class MultiTaskGRUTagger(MultiTaskGRUClassifier):
         the top layer.
     task_weights, loss_balancing, task_affinity_interval, missing_label, \
 class_weight, solver, learning_rate_init, momentum, alpha, batch_size, \
-length_bucketing, max_iter, \
+length_bucketing, gru_kernel, max_iter, \
 early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state, \
 verbose, warm_start
         As for :class:`MultiTaskGRUClassifier`, with steps in place of sequences:
@@ -201,6 +201,7 @@ verbose, warm_start
         alpha: float = 0.0,
         batch_size: int = 32,
         length_bucketing: bool = True,
+        gru_kernel: str = "auto",
         max_iter: int = 50,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
@@ -227,6 +228,7 @@ verbose, warm_start
         self.alpha = alpha
         self.batch_size = batch_size
         self.length_bucketing = length_bucketing
+        self.gru_kernel = gru_kernel
         self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -281,6 +283,7 @@ verbose, warm_start
             "num_layers": self.num_layers,
             "bidirectional": self.bidirectional,
             "dropout": self.dropout,
+            "gru_kernel": self.gru_kernel,
         }
 
     def _fitted_architecture(self) -> tuple[tuple[str, ...], tuple[Any, ...]]:

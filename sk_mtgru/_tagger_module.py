@@ -6,9 +6,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ._module import unpacked_forward
+from ._gru import run_gru
 
 __all__ = ["MultiTaskGRUTaggerModule"]
 
@@ -20,8 +19,8 @@ class MultiTaskGRUTaggerModule(nn.Module):
     ``k``'s head maps the outputs of layer ``layers[k]`` at every step to its logits
     -- ``y_{k,t} = W_k h^{(l)}_t + b_k`` -- so a task supervised at a lower layer
     shapes the representation the layers above it build on (Søgaard and Goldberg,
-    2016). Batches of sequences of different lengths are packed: padding never
-    enters a recurrence, in either direction.
+    2016). Padding never enters a recurrence, in either direction (see
+    :func:`~sk_mtgru._gru.run_gru`).
 
     Parameters
     ----------
@@ -38,6 +37,8 @@ class MultiTaskGRUTaggerModule(nn.Module):
         steps after it), or forwards only (causal, for streaming).
     dropout : float
         Dropout on the outputs of every layer (between layers, and before heads).
+    gru_kernel : {'auto', 'torch', 'sk_mtgru'}
+        Which implementation runs the GRUs; see :func:`~sk_mtgru._gru.run_gru`.
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class MultiTaskGRUTaggerModule(nn.Module):
         num_layers: int = 1,
         bidirectional: bool = True,
         dropout: float = 0.0,
+        gru_kernel: str = "auto",
     ) -> None:
         super().__init__()
         if len(layers) != len(n_classes) or not all(
@@ -61,6 +63,7 @@ class MultiTaskGRUTaggerModule(nn.Module):
         self.layers = [int(layer) for layer in layers]
         self.num_layers = num_layers
         self.bidirectional = bidirectional
+        self.gru_kernel = gru_kernel
         width = hidden_size * (2 if bidirectional else 1)
         self.width = width
         self.grus = nn.ModuleList(
@@ -84,20 +87,9 @@ class MultiTaskGRUTaggerModule(nn.Module):
         lengths_cpu = lengths.to("cpu", torch.int64)
         max_length = int(lengths_cpu.max())
         output = x[:, :max_length]
-        ragged = not bool((lengths_cpu == max_length).all())
         outputs = []
         for gru in self.grus:
-            if ragged and not self.bidirectional:
-                output = unpacked_forward(gru, output, lengths_cpu)[0]
-            elif ragged:
-                packed = pack_padded_sequence(
-                    output, lengths_cpu, batch_first=True, enforce_sorted=False
-                )
-                output, _ = pad_packed_sequence(
-                    gru(packed)[0], batch_first=True, total_length=max_length
-                )
-            else:
-                output = gru(output)[0]
+            output = run_gru(gru, output, lengths_cpu, self.gru_kernel)[0]
             output = self.dropout(output)
             outputs.append(output)
         return torch.cat(outputs, dim=-1)
