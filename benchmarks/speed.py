@@ -18,18 +18,24 @@ Implementations
 - ``hand loop``: ``nn.GRU`` + one ``nn.Linear`` per task, a shuffled index sliced
   into batches of preloaded tensors, Adam -- the floor.
 - ``sk_mtgru``: ``MultiTaskGRUClassifier`` with its defaults (per-task metrics each
-  batch, task affinity every 10 batches) and with ``task_affinity_interval=None``.
+  batch, task affinity every 10 batches, the package's GRU kernel), with
+  ``task_affinity_interval=None``, and with ``gru_kernel='torch'`` (``nn.GRU``'s
+  own backward pass) as well.
 - ``MultiOutputClassifier``: scikit-learn's ``MultiOutputClassifier`` of one
   single-task GRU classifier per task (the package's estimator given one column,
-  a skorch net like any other): three GRUs read every sequence.
+  with ``gru_kernel='torch'``: a skorch net around ``nn.GRU``, which is what a user
+  has without this package): three GRUs read every sequence. Also: how long the
+  multi-task model takes to reach the same held-out accuracy, fitting one epoch
+  at a time.
 - ``keras[torch]``, ``keras[jax]``: the design's Keras 3 functional model (GRU ->
   one softmax Dense per task, compiled with ``loss_weights``), when ``keras`` (and
   ``jax``) are installed: ``pip install -e ".[bench]"``. Skipped otherwise.
 
-Also: predict throughput on 10,000 sequences against the bare torch module, the
-latency of one sequence, ``GridSearchCV(n_jobs=2)`` against ``n_jobs=1``, peak
-memory (resident set growth of the measuring process), and the GRU's achieved
-GFLOP/s beside a float32 matrix product's on the same machine.
+Also: the GRU kernels alone (forward + backward of one batch, ``nn.GRU`` against
+the package's), predict throughput on 10,000 sequences against the bare torch
+module, the latency of one sequence, ``GridSearchCV(n_jobs=2)`` against
+``n_jobs=1``, peak memory (resident set growth of the measuring process), and the
+GRU's achieved GFLOP/s beside a float32 matrix product's on the same machine.
 
 Run: ``make bench`` or ``python benchmarks/speed.py [--repeats 3] [--json F]``
 (about 15 minutes on 2 cores with 3 repeats, Keras included).
@@ -166,7 +172,9 @@ def multi_output(case: str) -> dict:
     X, Y = _data(case)
     base = _rss_mb()
     n_train = int(0.8 * len(X))
-    model = MultiOutputClassifier(_classifier(task_affinity_interval=None))
+    model = MultiOutputClassifier(
+        _classifier(task_affinity_interval=None, gru_kernel="torch")
+    )
     model.fit(X[:n_train], Y[:n_train])
     epochs = np.sum([e.history_[:, "dur"] for e in model.estimators_], axis=0)
     accuracy = np.mean(
@@ -180,6 +188,53 @@ def multi_output(case: str) -> dict:
         "memory_mb": _rss_mb() - base,
         "accuracy": float(accuracy),
     }
+
+
+def time_to_accuracy(case: str, target: float, max_epochs: int = 16) -> dict:
+    """Fit time until the held-out mean task accuracy first reaches ``target``."""
+    _setup()
+    X, Y = _data(case)
+    n_train = int(0.8 * len(X))
+    classes = [np.unique(Y[:, k]) for k in range(Y.shape[1])]
+    clf = _classifier(max_iter=1, task_affinity_interval=None)
+    seconds, accuracy = 0.0, 0.0
+    for epoch in range(1, max_epochs + 1):
+        start = time.perf_counter()
+        if epoch == 1:
+            clf.fit(X[:n_train], Y[:n_train])
+        else:
+            clf.partial_fit(X[:n_train], Y[:n_train], classes=classes)
+        seconds += time.perf_counter() - start
+        accuracy = clf.score(X[n_train:], Y[n_train:])
+        if accuracy >= target:
+            break
+    return {"epochs": epoch, "seconds": seconds, "accuracy": accuracy}
+
+
+def gru_kernels() -> dict:
+    """Forward + backward of one batch through each kernel, alternating (ms)."""
+    torch = _setup()
+    from sk_mtgru._gru import run_gru
+
+    torch.manual_seed(0)
+    cases = {
+        "forward, 64 x 50 steps": (False, torch.full((64,), 50)),
+        "bidirectional, 64 x 10-50 steps": (True, torch.randint(10, 51, (64,))),
+    }
+    result = {}
+    for name, (bidirectional, lengths) in cases.items():
+        gru = torch.nn.GRU(8, HIDDEN, batch_first=True, bidirectional=bidirectional)
+        x = torch.randn(64, int(lengths.max()), 8)
+        times: dict[str, list[float]] = {"torch": [], "sk_mtgru": []}
+        for repeat in range(60):
+            for kernel, spent in times.items():
+                start = time.perf_counter()
+                output, top = run_gru(gru, x, lengths, kernel)
+                (output.sum() + top.sum()).backward()
+                if repeat >= 10:
+                    spent.append(1e3 * (time.perf_counter() - start))
+        result[name] = {k: statistics.median(v) for k, v in times.items()}
+    return result
 
 
 def keras_fit(case: str, backend: str) -> dict:
@@ -309,6 +364,10 @@ def main(repeats: int, json_path: str | None) -> None:
         "hand loop": (hand_loop, {}),
         "sk_mtgru": (sk_mtgru_fit, {}),
         "sk_mtgru, no affinity": (sk_mtgru_fit, {"task_affinity_interval": None}),
+        "sk_mtgru, torch kernel": (
+            sk_mtgru_fit,
+            {"task_affinity_interval": None, "gru_kernel": "torch"},
+        ),
         "MultiOutputClassifier": (multi_output, {}),
     }
     if have_keras:
@@ -352,6 +411,20 @@ def main(repeats: int, json_path: str | None) -> None:
                 f"{results['peak_gflops'][1]:.0f} (1 thread), "
                 f"{results['peak_gflops'][2]:.0f} (2 threads)"
             )
+        if case == "standard":
+            target = table["MultiOutputClassifier"]["accuracy"]
+            reach = _run(time_to_accuracy, case, target)
+            moc_seconds = statistics.median(
+                sum(r["epochs"]) for r in runs["MultiOutputClassifier"]
+            )
+            print(
+                f"to the MultiOutputClassifier's held-out accuracy {target:.3f} "
+                f"(its {EPOCHS} epochs, ~{moc_seconds:.1f} s): sk_mtgru "
+                f"{reach['accuracy']:.3f} after {reach['epochs']} epochs, "
+                f"{reach['seconds']:.1f} s ({moc_seconds / reach['seconds']:.2f}x "
+                "faster)"
+            )
+            table["sk_mtgru, to MultiOutputClassifier's accuracy"] = reach
         results[case] = table
     if not have_keras:
         print("keras not installed: Keras comparisons skipped (pip install '.[bench]')")
@@ -399,6 +472,15 @@ def main(repeats: int, json_path: str | None) -> None:
         "n_jobs_2_s": parallel,
         "speedup": serial / parallel,
     }
+
+    kernels = _run(gru_kernels)
+    print("\nGRU kernels, forward + backward of one batch (hidden 64, 8 features):")
+    for name, k in kernels.items():
+        print(
+            f"  {name}: nn.GRU {k['torch']:.1f} ms, sk_mtgru {k['sk_mtgru']:.1f} ms "
+            f"({k['torch'] / k['sk_mtgru']:.2f}x faster)"
+        )
+    results["gru_kernels"] = kernels
 
     p = _run(predict_throughput)
     print(

@@ -168,10 +168,10 @@ class MultiTaskGRU(nn.Module):
         self, shared: torch.Tensor, lengths: torch.Tensor
     ) -> tuple[torch.Tensor, ...]:
         """Logits of every task from the shared representation."""
-        return tuple(
-            head(self.dropout(summary))
-            for head, summary in zip(self.heads, self.task_summaries(shared, lengths))
-        )
+        summaries = self.task_summaries(shared, lengths)
+        if self.training and self.dropout.p:
+            summaries = [self.dropout(summary) for summary in summaries]
+        return tuple(head(summary) for head, summary in zip(self.heads, summaries))
 
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor
