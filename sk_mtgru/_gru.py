@@ -5,10 +5,11 @@ pass is autograd replaying a graph of a dozen small operations per step, and it
 computes the weight gradients step by step. :class:`GRULayerFunction` is one GRU
 layer with a hand-written backward pass through time: per step it does one
 elementwise product, one ``addcmul`` and one ``(batch, 3 hidden) @ (3 hidden,
-hidden)`` product, and it computes the weight and input gradients for all steps at
-once, in three large matrix products after the loop. On the CPU this trains several
-times faster than ``nn.GRU`` at the sizes these models use; on a GPU, cuDNN's fused
-kernel is faster, so ``kernel='auto'`` keeps it there.
+hidden)`` product, and it computes the weight and input gradients of all steps at
+once, in large matrix products after the loop. At the sizes these models use, a
+batch's forward and backward passes take about two thirds of ``nn.GRU``'s time on
+the CPU (``benchmarks/speed.py``); on a GPU, cuDNN's fused kernel is faster, so
+``kernel='auto'`` keeps it there.
 
 :func:`run_gru` reads an ``nn.GRU``'s own parameters, so the two kernels are
 interchangeable on a fitted model and give the same results up to float rounding.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -85,6 +87,7 @@ class GRULayerFunction(torch.autograd.Function):
         return states[1:, :, :hidden]
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_output):
         x, weight_ih, weight_hh, states, gates, n = ctx.saved_tensors
         length, batch, hidden = n.shape

@@ -462,3 +462,25 @@ def test_sample_weights_matter_only_by_their_ratios(dense_data):
     huge = small_classifier().fit(X, Y, sample_weight=weights * 1e300)
     for a, b in zip(small.predict_proba(X), huge.predict_proba(X)):
         np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+@pytest.mark.parametrize("solver", ["adam", "adamw", "sgd"])
+def test_the_optimizer_takes_fused_steps_where_torch_has_them(dense_data, solver):
+    from sk_mtgru._estimator import _SOLVERS, _has_fused_step
+
+    X, Y = dense_data
+    clf = small_classifier(solver=solver, max_iter=1).fit(X, Y)
+    fused = _has_fused_step(_SOLVERS[solver], "cpu")
+    assert bool(clf.net_.optimizer_.defaults.get("fused")) == fused
+
+
+def test_an_optimizer_without_a_fused_step_is_used_unfused():
+    from sk_mtgru._estimator import _has_fused_step
+
+    class PlainSGD(torch.optim.SGD):
+        def __init__(self, params, lr, fused=None):
+            if fused:
+                raise RuntimeError("`fused=True` is not supported on this device")
+            super().__init__(params, lr=lr)
+
+    assert not _has_fused_step(PlainSGD, "cpu")
