@@ -86,3 +86,15 @@ def test_the_tagger_trains_and_predicts_on_cuda(ragged_data):
     ).fit(X, Y)
     assert next(tagger.net_.module_.parameters()).is_cuda
     assert [p.shape for p in tagger.predict(X)] == [y.shape for y in Y]
+
+
+@pytest.mark.parametrize("data", ["dense_data", "ragged_data"])
+def test_the_package_gru_kernel_trains_on_cuda_like_cudnn(data, request):
+    X, Y = request.getfixturevalue(data)
+    losses = [
+        small_classifier(device="cuda", bidirectional=True, gru_kernel=kernel)
+        .fit(X, Y)
+        .history_[:, "train_loss"]
+        for kernel in ("torch", "sk_mtgru")
+    ]
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-3)
