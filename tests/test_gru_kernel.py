@@ -38,7 +38,9 @@ def test_layer_gradients_match_finite_differences():
 
 @pytest.mark.parametrize("num_layers", [1, 2])
 @pytest.mark.parametrize("bidirectional", [False, True])
-@pytest.mark.parametrize("lengths", [[6, 6, 6], [6, 2, 4, 1]], ids=["equal", "ragged"])
+@pytest.mark.parametrize(
+    "lengths", [[6, 6, 6], [6, 2, 4, 1], [1, 1]], ids=["equal", "ragged", "one-step"]
+)
 def test_outputs_states_and_gradients_equal_torchs(num_layers, bidirectional, lengths):
     torch.manual_seed(0)
     gru = nn.GRU(
