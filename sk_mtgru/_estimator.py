@@ -67,7 +67,7 @@ def _has_fused_step(optimizer: type, device_type: str) -> bool:
     try:
         probe = torch.zeros(1, device=device_type, requires_grad=True)
         optimizer([probe], lr=0.1, fused=True)
-    except (RuntimeError, TypeError, ValueError):
+    except (RuntimeError, TypeError, ValueError, NotImplementedError):
         return False
     return True
 
