@@ -26,7 +26,13 @@ from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["GRU_KERNELS", "GRULayerFunction", "resolve_kernel", "run_gru"]
+__all__ = [
+    "GRU_KERNELS",
+    "GRULayerFunction",
+    "real_steps",
+    "resolve_kernel",
+    "run_gru",
+]
 
 GRU_KERNELS = ("auto", "torch", "sk_mtgru")
 
@@ -196,11 +202,12 @@ def _run_sk_mtgru(
             layer_input = F.dropout(layer_input, gru.dropout, training=True)
     output = layer_input.transpose(0, 1)
     if ragged:
-        output = output * _real_steps(ends + 1, max_length).to(output.dtype)
+        real = real_steps(lengths.to(x.device), max_length)
+        output = output * real.to(output.dtype)
     return output, torch.stack(finals)
 
 
-def _real_steps(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
+def real_steps(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
     """``(batch, max_length, 1)`` mask of the steps before each sequence's end."""
     steps = torch.arange(max_length, device=lengths.device)
     return (steps[None, :] < lengths[:, None]).unsqueeze(-1)
@@ -242,8 +249,9 @@ def run_gru(
         # The padded batch through torch's fused kernel (several times faster on
         # the CPU than the packed path), outputs past each end zeroed.
         output, _ = gru(x)
+        real = real_steps(lengths.to(x.device), x.shape[1])
+        output = output * real.to(output.dtype)
         ends = (lengths - 1).to(x.device)
-        output = output * _real_steps(ends + 1, x.shape[1]).to(output.dtype)
         top = output[torch.arange(x.shape[0], device=x.device), ends]
         return output, top.unsqueeze(0)
     packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)

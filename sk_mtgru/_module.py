@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._gru import run_gru
+from ._gru import real_steps, run_gru
 
 __all__ = ["MultiTaskGRU", "SUMMARIES"]
 
@@ -126,10 +126,7 @@ class MultiTaskGRU(nn.Module):
             return [shared] * n_tasks
         lengths_cpu = lengths.to("cpu", torch.int64)
         max_length = shared.shape[1]
-        mask = (
-            torch.arange(max_length, device=shared.device)[None, :]
-            < lengths.to(shared.device)[:, None]
-        ).unsqueeze(-1)
+        mask = real_steps(lengths.to(shared.device), max_length)
         result = []
         for k in range(n_tasks):
             output = shared
