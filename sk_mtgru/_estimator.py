@@ -31,6 +31,7 @@ from ._targets import (
     encode_targets,
     loss_weights,
 )
+from ._training import SCHEDULES, training_callbacks
 from ._validation import (
     Integral,
     Interval,
@@ -42,6 +43,7 @@ from ._validation import (
     check_task_weights,
     n_features_of,
     validate_params,
+    warn_if_transposed,
 )
 from .balancing import ALIASES, LossBalancing, resolve_balancing
 from .exceptions import TrainingDivergedError
@@ -71,6 +73,10 @@ def _has_fused_step(optimizer: type, device_type: str) -> bool:
         return False
     return True
 
+
+# A fit that ran max_iter epochs has not converged when its last n_iter_no_change
+# epochs lowered the loss by more than this share of the whole fit's decrease.
+_STILL_FALLING = 0.01
 
 # Inference batches hold no activations for backpropagation, so they can be larger
 # than training batches.
@@ -302,6 +308,11 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "summary": [StrOptions(set(SUMMARIES))],
         "task_layers": [Interval(Integral, 0, None, closed="left")],
+        "conv_layers": [Interval(Integral, 0, None, closed="left")],
+        "conv_channels": [Interval(Integral, 1, None, closed="left")],
+        "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "conv_stride": [Interval(Integral, 1, None, closed="left")],
+        "input_statistics": ["boolean"],
         "task_weights": [None, "array-like", dict],
         "loss_balancing": [None, StrOptions(set(ALIASES)), LossBalancing],
         "task_affinity_interval": [None, Interval(Integral, 1, None, closed="left")],
@@ -309,6 +320,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         "class_weight": [None, StrOptions({"balanced"}), dict, list, tuple],
         "solver": [StrOptions(set(_SOLVERS))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [StrOptions(set(SCHEDULES))],
+        "max_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -331,22 +344,29 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         *,
         num_layers: int = 1,
         bidirectional: bool = False,
-        dropout: float = 0.0,
-        summary: str = "last",
+        dropout: float = 0.2,
+        summary: str = "mean_max",
         task_layers: int = 0,
+        conv_layers: int = 2,
+        conv_channels: int = 64,
+        conv_kernel_size: int = 5,
+        conv_stride: int = 2,
+        input_statistics: bool = True,
         task_weights: Any = None,
         loss_balancing: Any = None,
         task_affinity_interval: int | None = 10,
         missing_label: Any = None,
         class_weight: Any = None,
-        solver: str = "adam",
-        learning_rate_init: float = 1e-3,
+        solver: str = "adamw",
+        learning_rate_init: float = 3e-3,
+        learning_rate: str = "one_cycle",
+        max_grad_norm: float | None = 1.0,
         momentum: float = 0.9,
-        alpha: float = 0.0,
-        batch_size: int = 64,
+        alpha: float = 1e-2,
+        batch_size: int = 32,
         length_bucketing: bool = True,
         gru_kernel: str = "auto",
-        max_iter: int = 50,
+        max_iter: int = 100,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
@@ -362,6 +382,11 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.summary = summary
         self.task_layers = task_layers
+        self.conv_layers = conv_layers
+        self.conv_channels = conv_channels
+        self.conv_kernel_size = conv_kernel_size
+        self.conv_stride = conv_stride
+        self.input_statistics = input_statistics
         self.task_weights = task_weights
         self.loss_balancing = loss_balancing
         self.task_affinity_interval = task_affinity_interval
@@ -369,6 +394,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.solver = solver
         self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.max_grad_norm = max_grad_norm
         self.momentum = momentum
         self.alpha = alpha
         self.batch_size = batch_size
@@ -454,6 +481,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             X, estimator=name, width_2d=self._width_2d if continuing else None
         )
         n_samples = len(X_checked)
+        if not continuing:
+            warn_if_transposed(X_checked, name)
         targets = self._fit_targets(y, X_checked, name)
         weights = check_sample_weight(sample_weight, n_samples)
         task_names = targets.names or [f"task_{k}" for k in range(targets.n_tasks)]
@@ -515,6 +544,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
                     device=device,
                     seed=seed,
                     validation=self.early_stopping and not incremental,
+                    n_samples=None if incremental else n_samples,
                 )
                 net.initialize()
                 if continuing:
@@ -524,6 +554,9 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
                 net.partial_fit(dataset, epochs=1 if incremental else self.max_iter)
             except TrainingDivergedError as exc:
                 self._restore_before_divergence(net, exc)
+            else:
+                if not incremental:
+                    self._warn_if_not_converged(net, epochs_before)
 
         self.net_ = net
         self.n_iter_ = len(net.history) - epochs_before
@@ -536,6 +569,38 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         self._one_dimensional_y = targets.one_dimensional
         self.classes_ = classes[0] if targets.one_dimensional else classes
         return self
+
+    def _warn_if_not_converged(self, net: MultiTaskNet, epochs_before: int) -> None:
+        """A ConvergenceWarning when ``max_iter`` epochs ran and the monitored loss
+        was still falling -- when the stopping rule did not end the fit."""
+        if len(net.history) - epochs_before < self.max_iter:
+            return
+        monitor = "valid_loss" if self.early_stopping else "train_loss"
+        losses = [
+            loss for loss in net.history[epochs_before:, monitor] if loss is not None
+        ]
+        if len(losses) <= self.n_iter_no_change:
+            before, recent = losses[:1], losses[1:]
+        else:
+            before = losses[: -self.n_iter_no_change]
+            recent = losses[-self.n_iter_no_change :]
+        # Still falling: the last epochs lowered the loss by more than tol and by
+        # more than a small share of what the whole fit lowered it (the noise of
+        # a converged fit's epoch losses is not progress).
+        if not recent:
+            return
+        gained = min(before) - min(recent)
+        if gained <= max(self.tol, _STILL_FALLING * (losses[0] - min(before))):
+            return
+        warnings.warn(
+            f"{type(self).__name__} ran max_iter={self.max_iter} epochs and the "
+            f"{monitor.replace('_', ' ')} was still falling (from {min(before):.4g} "
+            f"to {min(recent):.4g} in the last {len(recent)} epochs): the model may "
+            "not have converged. Raise max_iter, or learning_rate_init if the loss "
+            "falls slowly.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
 
     @staticmethod
     def _restore_before_divergence(
@@ -584,10 +649,29 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         device: torch.device,
         seed: int,
         validation: bool,
+        n_samples: int | None = None,
     ) -> MultiTaskNet:
+        """The skorch net; ``n_samples`` training sequences plan the learning-rate
+        schedule over ``max_iter`` epochs (None: a net for ``partial_fit`` or for
+        loading, whose rate stays constant)."""
         callbacks: list[tuple[str, Any]] = [
             ("task_metrics", TaskEpochMetrics(task_names))
         ]
+        steps_per_epoch = None
+        if n_samples is not None:
+            n_train = n_samples
+            if validation:
+                n_train -= math.ceil(self.validation_fraction * n_samples)
+            steps_per_epoch = math.ceil(max(n_train, 1) / self.batch_size)
+        callbacks += training_callbacks(
+            schedule=self.learning_rate,
+            steps_per_epoch=steps_per_epoch,
+            max_epochs=self.max_iter,
+            max_grad_norm=self.max_grad_norm,
+            stop_on_train_loss=n_samples is not None and not validation,
+            patience=self.n_iter_no_change,
+            tol=self.tol,
+        )
         train_split = None
         if validation:
             train_split = ValidSplit(
@@ -718,19 +802,48 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             "summary": self.summary,
             "task_layers": self.task_layers,
             "gru_kernel": self.gru_kernel,
+            "conv_layers": self.conv_layers,
+            "conv_channels": self.conv_channels,
+            "conv_kernel_size": self.conv_kernel_size,
+            "conv_stride": self.conv_stride,
+            "input_statistics": self.input_statistics,
         }
 
     def _fitted_architecture(self) -> tuple[tuple[str, ...], tuple[Any, ...]]:
         """Names and fitted values of the parameters that shape the network."""
         module = self.net_.module_
         gru = module.gru
-        names = ("hidden_size", "num_layers", "bidirectional", "summary", "task_layers")
+        conv = module.conv
+        names = (
+            "hidden_size",
+            "num_layers",
+            "bidirectional",
+            "summary",
+            "task_layers",
+            "conv_layers",
+            "conv_channels",
+            "conv_kernel_size",
+            "conv_stride",
+            "input_statistics",
+        )
+        if conv is None:  # the convolutions' sizes do not shape this network
+            shape = (0, self.conv_channels, self.conv_kernel_size, self.conv_stride)
+        else:
+            first = conv.convs[0]
+            shape = (
+                len(conv.convs),
+                first.out_channels,
+                first.kernel_size[0],
+                conv.stride,
+            )
         return names, (
             gru.hidden_size,
             gru.num_layers,
             gru.bidirectional,
             module.summary,
             module.task_layers,
+            *shape,
+            module.input_statistics,
         )
 
     # --------------------------------------------------------------- prediction

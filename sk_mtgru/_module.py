@@ -7,27 +7,33 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ._frontend import ConvFrontEnd, input_statistics, n_input_statistics
 from ._gru import real_steps, run_gru
 
 __all__ = ["MultiTaskGRU", "SUMMARIES"]
 
 
-SUMMARIES = ("last", "mean", "attention")
+SUMMARIES = ("last", "mean", "max", "mean_max", "attention")
 
 
 class MultiTaskGRU(nn.Module):
     """Shared GRU encoder feeding one head per task, optionally through private layers.
 
-    The shared GRU reads each sequence; padding never enters a recurrence (see
+    Optionally, 1-D convolutions (``conv_layers > 0``) read each sequence first and
+    the GRU reads their outputs. The shared GRU reads each sequence; padding steps
+    come after each sequence's end and never change its outputs (see
     :func:`~sk_mtgru._gru.run_gru`). Each task then summarises the sequence into one
     vector, from the shared GRU's outputs or, with ``task_layers > 0``, from those of
-    a GRU of its own stacked on them, and a linear head maps the summary to the
+    a GRU of its own stacked on them, and a linear head maps the summary -- beside
+    the input's own summary statistics when ``input_statistics=True`` -- to the
     task's logits. The summary is, by ``summary``:
 
     - ``'last'``: the hidden state at the sequence's real (unpadded) end, from the top
       layer; with ``bidirectional=True`` the backward direction's state (which has
       read the sequence from its real end back to its start) is concatenated;
     - ``'mean'``: the mean of the outputs over the sequence's real steps;
+    - ``'max'``: their maximum over the real steps, feature by feature;
+    - ``'mean_max'``: the mean and the maximum, concatenated;
     - ``'attention'``: a weighted mean of the outputs over the real steps, with
       weights from a learned score of each step (one scorer per task).
 
@@ -45,12 +51,21 @@ class MultiTaskGRU(nn.Module):
         Whether the GRUs read each sequence in both directions.
     dropout : float
         Dropout between stacked GRU layers and on the summary fed to the heads.
-    summary : {'last', 'mean', 'attention'}
+    summary : {'last', 'mean', 'max', 'mean_max', 'attention'}
         How a sequence is summarised for each head.
     task_layers : int
         GRU layers private to each task, on top of the shared encoder (0: none).
     gru_kernel : {'auto', 'torch', 'sk_mtgru'}
         Which implementation runs the GRUs; see :func:`~sk_mtgru._gru.run_gru`.
+    conv_layers : int
+        1-D convolutions before the GRU (0: the GRU reads the input).
+    conv_channels, conv_kernel_size, conv_stride : int
+        Their filters, filter width and the last one's stride; see
+        :class:`~sk_mtgru._frontend.ConvFrontEnd`.
+    input_statistics : bool
+        Whether each head also reads the input's per-channel mean, standard
+        deviation, minimum and maximum and the log of the sequence's length (see
+        :func:`~sk_mtgru._frontend.input_statistics`).
     """
 
     def __init__(
@@ -64,16 +79,30 @@ class MultiTaskGRU(nn.Module):
         summary: str = "last",
         task_layers: int = 0,
         gru_kernel: str = "auto",
+        conv_layers: int = 0,
+        conv_channels: int = 64,
+        conv_kernel_size: int = 5,
+        conv_stride: int = 1,
+        input_statistics: bool = False,
     ) -> None:
         super().__init__()
         if summary not in SUMMARIES:
             raise ValueError(f"summary must be one of {SUMMARIES}, got {summary!r}.")
+        self.n_features = n_features
         self.summary = summary
         self.task_layers = task_layers
         self.gru_kernel = gru_kernel
+        self.input_statistics = input_statistics
         self.num_directions = 2 if bidirectional else 1
+        self.conv = (
+            ConvFrontEnd(
+                n_features, conv_layers, conv_channels, conv_kernel_size, conv_stride
+            )
+            if conv_layers
+            else None
+        )
         self.gru = nn.GRU(
-            input_size=n_features,
+            input_size=conv_channels if conv_layers else n_features,
             hidden_size=hidden_size,
             num_layers=num_layers,
             bidirectional=bidirectional,
@@ -96,7 +125,11 @@ class MultiTaskGRU(nn.Module):
             nn.Linear(width, 1) for _ in (n_classes if summary == "attention" else ())
         )
         self.dropout = nn.Dropout(dropout)
-        self.heads = nn.ModuleList(nn.Linear(width, int(k)) for k in n_classes)
+        head_width = width * (2 if summary == "mean_max" else 1)
+        if input_statistics:
+            head_width += n_input_statistics(n_features)
+        self.heads = nn.ModuleList(nn.Linear(head_width, int(k)) for k in n_classes)
+        self._statistics: torch.Tensor | None = None
 
     def _last(self, top: torch.Tensor) -> torch.Tensor:
         # top: (num_directions, batch, hidden) -> (batch, num_directions * hidden)
@@ -108,10 +141,21 @@ class MultiTaskGRU(nn.Module):
         ``(batch, width)`` -- the state at each sequence's end -- when the tasks
         read nothing else (``summary='last'``, no private layers); otherwise the
         outputs at every step, ``(batch, max_length, width)``, zero past each end.
-        Gradient-based strategies and task affinity take gradients here.
+        Gradient-based strategies and task affinity take gradients here. With a
+        strided convolutional front end, ``max_length`` counts its output steps.
+        The input statistics, which no parameter shapes, are kept for
+        :meth:`task_logits`.
         """
         lengths_cpu = lengths.to("cpu", torch.int64)
         x = x[:, : int(lengths_cpu.max())]
+        if self.conv is not None or self.input_statistics:
+            if not bool((lengths_cpu == x.shape[1]).all()):
+                x = x * real_steps(lengths.to(x.device), x.shape[1]).to(x.dtype)
+        self._statistics = (
+            input_statistics(x, lengths) if self.input_statistics else None
+        )
+        if self.conv is not None:
+            x, lengths_cpu = self.conv(x, lengths_cpu)
         output, top = run_gru(self.gru, x, lengths_cpu, self.gru_kernel)
         if self.summary == "last" and self.task_layers == 0:
             return self._last(top)
@@ -125,6 +169,9 @@ class MultiTaskGRU(nn.Module):
         if shared.dim() == 2:
             return [shared] * n_tasks
         lengths_cpu = lengths.to("cpu", torch.int64)
+        if self.conv is not None:
+            lengths_cpu = self.conv.output_lengths(lengths_cpu)
+            lengths = lengths_cpu.to(lengths.device)
         max_length = shared.shape[1]
         mask = real_steps(lengths.to(shared.device), max_length)
         result = []
@@ -136,9 +183,18 @@ class MultiTaskGRU(nn.Module):
                 )
             if self.summary == "last":
                 result.append(self._last(top))
-            elif self.summary == "mean":
-                total = (output * mask).sum(dim=1)
-                result.append(total / lengths.to(shared.device, output.dtype)[:, None])
+            elif self.summary in ("mean", "max", "mean_max"):
+                pooled = []
+                if self.summary != "max":
+                    total = (output * mask).sum(dim=1)
+                    pooled.append(
+                        total / lengths.to(shared.device, output.dtype)[:, None]
+                    )
+                if self.summary != "mean":
+                    pooled.append(output.masked_fill(~mask, float("-inf")).amax(dim=1))
+                result.append(
+                    torch.cat(pooled, dim=1) if len(pooled) > 1 else pooled[0]
+                )
             else:
                 scores = self.scorers[k](output).masked_fill(~mask, float("-inf"))
                 weights = torch.softmax(scores, dim=1)
@@ -168,6 +224,9 @@ class MultiTaskGRU(nn.Module):
         summaries = self.task_summaries(shared, lengths)
         if self.training and self.dropout.p:
             summaries = [self.dropout(summary) for summary in summaries]
+        if self.input_statistics:
+            statistics = self._statistics
+            summaries = [torch.cat([s, statistics], dim=1) for s in summaries]
         return tuple(head(summary) for head, summary in zip(self.heads, summaries))
 
     def forward(

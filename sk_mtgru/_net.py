@@ -73,6 +73,7 @@ class MultiTaskNet(NeuralNet):
     def initialize_criterion(self) -> MultiTaskNet:
         super().initialize_criterion()
         self.balancer_ = self.balancing.start(torch.tensor(self.task_weights))
+        self.train_batches_ = 0
         return self
 
     def set_task_weights(self, task_weights: Sequence[float]) -> None:
@@ -225,7 +226,10 @@ class MultiTaskNet(NeuralNet):
         the combined gradient. They are needed at every batch by a gradient-based
         balancing, and every ``affinity_interval`` batches to measure task affinity.
         """
-        n_batches = len(self.history[-1]["batches"]) if len(self.history) else 0
+        # Batches are counted over the whole fit, not per epoch: an epoch may have
+        # fewer batches than the interval.
+        n_batches = self.train_batches_
+        self.train_batches_ += 1
         measure = (
             bool(self.affinity_interval) and n_batches % self.affinity_interval == 0
         )

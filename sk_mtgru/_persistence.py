@@ -7,15 +7,21 @@ untrusted source can at worst fail to load with a ``ValueError``.
 Layout: one safetensors file. Its tensors are the torch module's ``state_dict``; its
 metadata holds a single key, ``"sk_mtgru"``, whose value is a JSON document::
 
-    {"format": "sk_mtgru", "format_version": 1,
+    {"format": "sk_mtgru", "format_version": 2,
      "versions": {"sk_mtgru": ..., "torch": ..., "scikit-learn": ..., "skorch": ...},
      "estimator": "MultiTaskGRUClassifier",
      "params": {...},                          # get_params()
      "module": {"n_features": ..., "n_classes": [...], "hidden_size": ...,
-                "num_layers": ..., "bidirectional": ..., "dropout": ...},
+                "num_layers": ..., "bidirectional": ..., "dropout": ...,
+                "summary": ..., "task_layers": ..., "conv_layers": ...,
+                "conv_channels": ..., "conv_kernel_size": ..., "conv_stride": ...,
+                "input_statistics": ...},
      "fitted": {"task_names": [...], "classes": [{"dtype": "<i8", "values": [...]}],
                 "one_dimensional": false, "n_features_in": ..., "width_2d": null,
                 "n_iter": ..., "history": [...]}}
+
+Format 1 (sk_mtgru before the convolutional front end) had no ``conv_*`` and
+``input_statistics`` entries; such files load as models without either.
 """
 
 from __future__ import annotations
@@ -37,7 +43,23 @@ from ._net import last_task_affinity
 from .balancing import ALIASES, LossBalancing
 
 FORMAT_NAME = "sk_mtgru"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+# Format 1 predates these parameters: its models were built and trained as these
+# values build and train them.
+_FORMAT_1_PARAMS = {
+    "conv_layers": 0,
+    "input_statistics": False,
+    "learning_rate": "constant",
+    "max_grad_norm": None,
+}
+_FORMAT_1_MODULE = {
+    "conv_layers": 0,
+    "conv_channels": 0,
+    "conv_kernel_size": 0,
+    "conv_stride": 0,
+    "input_statistics": False,
+}
 _CLASS_DTYPE_KINDS = "biufU"  # bools, ints, unsigned ints, floats, strings
 
 __all__ = ["save", "load", "FORMAT_VERSION"]
@@ -129,7 +151,7 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
         "estimator": type(estimator).__name__,
         "params": params,
         "module": {
-            "n_features": gru.input_size,
+            "n_features": module.n_features,
             "n_classes": [head.out_features for head in module.heads],
             "hidden_size": gru.hidden_size,
             "num_layers": gru.num_layers,
@@ -137,6 +159,15 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
             "dropout": module.dropout.p,
             "summary": module.summary,
             "task_layers": module.task_layers,
+            "conv_layers": len(module.conv.convs) if module.conv is not None else 0,
+            "conv_channels": module.conv.convs[0].out_channels
+            if module.conv is not None
+            else 0,
+            "conv_kernel_size": module.conv.convs[0].kernel_size[0]
+            if module.conv is not None
+            else 0,
+            "conv_stride": module.conv.stride if module.conv is not None else 0,
+            "input_statistics": module.input_statistics,
         },
         "fitted": {
             "task_names": [str(n) for n in estimator.task_names_],
@@ -300,6 +331,8 @@ def load(path: str | os.PathLike) -> Any:
         raise r.fail("estimator", f"names an unknown estimator {name!r}.")
 
     params = r.get(document, "params", dict, "the file")
+    if version == 1:
+        params = _FORMAT_1_PARAMS | params
     known = MultiTaskGRUClassifier().get_params(deep=False)
     unknown = sorted(set(params) - set(known))
     if unknown:
@@ -335,6 +368,8 @@ def load(path: str | os.PathLike) -> Any:
         raise r.fail("params", f"are invalid: {exc}") from exc
 
     module_doc = r.get(document, "module", dict, "the file")
+    if version == 1 and isinstance(module_doc, dict):
+        module_doc = _FORMAT_1_MODULE | module_doc
     config = {
         "n_features": r.get(module_doc, "n_features", int, "module"),
         "n_classes": r.get(module_doc, "n_classes", list, "module"),
@@ -344,6 +379,11 @@ def load(path: str | os.PathLike) -> Any:
         "dropout": r.get(module_doc, "dropout", float, "module"),
         "summary": r.get(module_doc, "summary", str, "module"),
         "task_layers": r.get(module_doc, "task_layers", int, "module"),
+        "conv_layers": r.get(module_doc, "conv_layers", int, "module"),
+        "conv_channels": r.get(module_doc, "conv_channels", int, "module"),
+        "conv_kernel_size": r.get(module_doc, "conv_kernel_size", int, "module"),
+        "conv_stride": r.get(module_doc, "conv_stride", int, "module"),
+        "input_statistics": r.get(module_doc, "input_statistics", bool, "module"),
     }
     if config["summary"] not in SUMMARIES or config["task_layers"] < 0:
         raise r.fail("module", "has an unknown summary or a negative task_layers.")
@@ -354,6 +394,15 @@ def load(path: str | os.PathLike) -> Any:
         raise r.fail("module.n_classes", "must be a list of ints >= 2.")
     if min(config["n_features"], config["hidden_size"], config["num_layers"]) < 1:
         raise r.fail("module", "has sizes < 1.")
+    if config["conv_layers"] < 0 or (
+        config["conv_layers"]
+        and (
+            min(config["conv_channels"], config["conv_stride"]) < 1
+            or config["conv_kernel_size"] < 1
+            or config["conv_kernel_size"] % 2 == 0
+        )
+    ):
+        raise r.fail("module", "has invalid convolution sizes.")
 
     fitted = r.get(document, "fitted", dict, "the file")
     task_names = r.get(fitted, "task_names", list, "fitted")
@@ -431,7 +480,15 @@ def load(path: str | os.PathLike) -> Any:
             module__dropout=config["dropout"],
             module__summary=config["summary"],
             module__task_layers=config["task_layers"],
+            module__conv_layers=config["conv_layers"],
+            module__input_statistics=config["input_statistics"],
         )
+        if config["conv_layers"]:
+            net.set_params(
+                module__conv_channels=config["conv_channels"],
+                module__conv_kernel_size=config["conv_kernel_size"],
+                module__conv_stride=config["conv_stride"],
+            )
         net.initialize()
     expected = net.module_.state_dict()
     missing = sorted(set(expected) - set(tensors))

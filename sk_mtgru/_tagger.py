@@ -120,7 +120,8 @@ class MultiTaskGRUTagger(MultiTaskGRUClassifier):
         by task name (tasks not named use the top layer). None: every task at
         the top layer.
     task_weights, loss_balancing, task_affinity_interval, missing_label, \
-class_weight, solver, learning_rate_init, momentum, alpha, batch_size, \
+class_weight, solver, learning_rate_init, learning_rate, max_grad_norm, momentum, \
+alpha, batch_size, \
 length_bucketing, gru_kernel, max_iter, \
 early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state, \
 verbose, warm_start
@@ -179,7 +180,16 @@ verbose, warm_start
     _parameter_constraints: dict = {
         key: value
         for key, value in MultiTaskGRUClassifier._parameter_constraints.items()
-        if key not in ("summary", "task_layers")
+        if key
+        not in (
+            "summary",
+            "task_layers",
+            "conv_layers",
+            "conv_channels",
+            "conv_kernel_size",
+            "conv_stride",
+            "input_statistics",
+        )
     } | {"supervision_layers": [None, "array-like", dict]}
 
     def __init__(
@@ -195,14 +205,16 @@ verbose, warm_start
         task_affinity_interval: int | None = 10,
         missing_label: Any = None,
         class_weight: Any = None,
-        solver: str = "adam",
-        learning_rate_init: float = 1e-3,
+        solver: str = "adamw",
+        learning_rate_init: float = 3e-3,
+        learning_rate: str = "one_cycle",
+        max_grad_norm: float | None = 1.0,
         momentum: float = 0.9,
-        alpha: float = 0.0,
+        alpha: float = 1e-2,
         batch_size: int = 32,
         length_bucketing: bool = True,
         gru_kernel: str = "auto",
-        max_iter: int = 50,
+        max_iter: int = 100,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
@@ -224,6 +236,8 @@ verbose, warm_start
         self.class_weight = class_weight
         self.solver = solver
         self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.max_grad_norm = max_grad_norm
         self.momentum = momentum
         self.alpha = alpha
         self.batch_size = batch_size

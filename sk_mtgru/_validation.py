@@ -13,6 +13,7 @@ array-like is read one sequence at a time (:class:`LazySequences`).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any, NamedTuple
@@ -329,6 +330,38 @@ def n_features_of(X: np.ndarray | list[np.ndarray] | LazySequences) -> int:
     if isinstance(X, LazySequences):
         return int(X.n_features)
     return int(X.shape[2] if isinstance(X, np.ndarray) else X[0].shape[1])
+
+
+def sequence_lengths(X: np.ndarray | list[np.ndarray] | LazySequences) -> np.ndarray:
+    """Time steps of each validated sequence."""
+    if isinstance(X, LazySequences):
+        return np.asarray(X.lengths)
+    if isinstance(X, np.ndarray):
+        return np.full(X.shape[0], X.shape[1])
+    return np.array([len(x) for x in X])
+
+
+def warn_if_transposed(
+    X: np.ndarray | list[np.ndarray] | LazySequences, estimator: str
+) -> None:
+    """Warn when every sequence has fewer time steps than features.
+
+    That is the sign of an aeon or sktime array, ``(n_samples, n_channels,
+    n_timepoints)``, passed without transposing: it would train on the channels as
+    time steps, silently.
+    """
+    n_features = n_features_of(X)
+    longest = int(sequence_lengths(X).max())
+    if longest < n_features:
+        warnings.warn(
+            f"Every sequence given to {estimator} has fewer time steps (at most "
+            f"{longest}) than features per step ({n_features}). X is read as "
+            "(n_samples, n_timesteps, n_features); an aeon or sktime array is "
+            "(n_samples, n_channels, n_timepoints): if X is one, pass "
+            "X.transpose(0, 2, 1).",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def check_n_features(

@@ -207,7 +207,8 @@ def test_sample_weight_equals_repetition_in_full_batch_training(dense_data):
     X, Y = dense_data
     X, Y = X[:20], Y[:20]
     weights = np.tile([0, 1, 2, 3], 5)
-    params = dict(batch_size=64, max_iter=5, learning_rate_init=1e-2)
+    # Without dropout, whose masks depend on the batch's size.
+    params = dict(batch_size=64, max_iter=5, learning_rate_init=1e-2, dropout=0.0)
     weighted = small_classifier(**params).fit(X, Y, sample_weight=weights)
     repeated = small_classifier(**params).fit(
         np.repeat(X, weights, axis=0), np.repeat(Y, weights, axis=0)
@@ -283,7 +284,14 @@ def test_early_stopping_records_validation_and_restores_the_best_epoch(dense_dat
     X, Y = dense_data
     # With an unreachable tolerance no epoch improves on the first one: training
     # stops after the patience runs out, and the first epoch's weights come back.
-    params = dict(early_stopping=True, n_iter_no_change=2, tol=1e6, max_iter=20)
+    # (A constant rate: a schedule spread over max_iter would differ between fits.)
+    params = dict(
+        early_stopping=True,
+        n_iter_no_change=2,
+        tol=1e6,
+        max_iter=20,
+        learning_rate="constant",
+    )
     stopped = small_classifier(**params).fit(X, Y)
     assert stopped.n_iter_ == 3
     assert {"valid_loss", "valid_loss_task_0", "valid_acc_task_1"} <= set(
@@ -338,7 +346,9 @@ def test_warm_start_false_refits_from_scratch(dense_data):
 @pytest.mark.parametrize("solver", ["adam", "adamw", "sgd"])
 def test_solver_and_l2_penalty_reach_the_optimizer(dense_data, solver):
     X, Y = dense_data
-    clf = small_classifier(solver=solver, alpha=1e-3, learning_rate_init=0.05).fit(X, Y)
+    clf = small_classifier(
+        solver=solver, alpha=1e-3, learning_rate_init=0.05, learning_rate="constant"
+    ).fit(X, Y)
     optimizer = clf.net_.optimizer_
     expected = {
         "adam": torch.optim.Adam,
@@ -369,7 +379,14 @@ def test_task_layers_and_summary_shape_the_network_and_still_learn(learnable_dat
 
 def test_architecture_parameters_shape_the_network(dense_data):
     X, Y = dense_data
-    clf = small_classifier(hidden_size=5, num_layers=2, bidirectional=True, dropout=0.1)
+    clf = small_classifier(
+        hidden_size=5,
+        num_layers=2,
+        bidirectional=True,
+        dropout=0.1,
+        summary="last",
+        input_statistics=False,
+    )
     module = clf.fit(X, Y).net_.module_
     assert module.gru.hidden_size == 5 and module.gru.num_layers == 2
     assert module.gru.bidirectional and module.gru.dropout == 0.1

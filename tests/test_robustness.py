@@ -67,7 +67,10 @@ def test_divergence_with_early_stopping_restores_the_last_good_weights_and_warns
     dense_data, diverging_after_one_epoch
 ):
     X, Y = dense_data
-    params = dict(early_stopping=True, max_iter=4, n_iter_no_change=3)
+    # A constant rate, so that the reference's first epoch trains as the fit's.
+    params = dict(
+        early_stopping=True, max_iter=4, n_iter_no_change=3, learning_rate="constant"
+    )
     with pytest.warns(
         ConvergenceWarning, match="became nan in epoch 2.*weights of epoch 1, the best"
     ):

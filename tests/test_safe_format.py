@@ -128,7 +128,7 @@ def test_a_safetensors_file_of_another_kind_is_refused(tmp_path):
         (lambda d: d["fitted"]["classes"][1].update(values=[0, 1]), "must list the 3"),
         (lambda d: d["fitted"].update(task_names=[1, 2]), "list of str"),
         (lambda d: d["module"].update(n_classes=[2, "3"]), "list of ints"),
-        (lambda d: d["module"].update(summary="max"), "unknown summary"),
+        (lambda d: d["module"].update(summary="median"), "unknown summary"),
         (lambda d: d["fitted"].update(history={"a": 1}), "must be of type list"),
         (lambda d: d.pop("fitted"), "lacks the entry 'fitted'"),
     ],

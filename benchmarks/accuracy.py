@@ -1,0 +1,491 @@
+"""The accuracy suite: sk_mtgru's defaults beside the classifiers users would
+otherwise pick, on every data set available offline (not a test).
+
+Data sets and protocols:
+
+- ``watch-recording``: the bundled watch data (140 recordings, 6 channels, tasks
+  exercise / subject / side), recordings averaged down to 10 Hz; stratified 5-fold
+  by recording on the exercise, one fold set per seed. The GRUs train on 4-second
+  windows (40 steps) of the training recordings and predict a recording by the
+  mean of its windows' probabilities. A held-out recording's subject is, by the
+  data's design, one who never did that exercise with that arm in training.
+- ``watch-time``: the first 70 % of every recording trains, the last 30 % tests
+  (every subject, exercise and side is seen in training); seeds change the models.
+- ``BasicMotions``, ``JapaneseVowels``, ``GunPoint``, ``ItalyPowerDemand``: UEA/UCR
+  sets that aeon bundles, their own train/test split; single-task quality checks.
+- ``synthetic-related`` / ``synthetic-unrelated``: ``make_multitask_sequences``
+  with 3 tasks, task relatedness 0.9 / 0.0, 400 training and 400 test sequences
+  of 20 to 60 steps; a new data set per seed.
+- ``streams``: the tagger on stream segmentation (``per_step=True``, 2 tasks),
+  per-step accuracy; 150 training and 150 test streams; a new data set per seed.
+
+Models, per data set, in the same run and on the same splits:
+
+- ``multi-task GRU``: ``SequenceScaler`` + ``MultiTaskGRUClassifier`` with its
+  defaults (``MultiTaskGRUTagger`` for ``streams``), all tasks at once;
+- ``single-task GRUs``: the same, one model per task;
+- ``logistic regression`` and ``random forest`` on per-channel summary statistics
+  of each sequence (mean, std, min, max, 10/50/90th percentiles, mean absolute
+  step-to-step change, and the log of the length); for ``streams``, logistic
+  regression on each step's features and the means of the 9 and 31 steps around it;
+- ``MiniRocket``: aeon's MiniRocket transform (sequences resampled to one length)
+  + ``RidgeClassifierCV``, per task (the ``[bench]`` extra).
+
+Δm is the mean relative gain, in %, of the multi-task model's accuracy over the
+single-task models', over the tasks (Maninis et al., CVPR 2019): >= 0 means
+multi-task training costs no task anything on average.
+
+Run::
+
+    python benchmarks/accuracy.py [--json F] [--datasets NAME ...] [--seeds 0 1 2]
+                                  [--set PARAM=VALUE ...] [--models NAME ...]
+
+``--set`` changes a parameter of every GRU (``--set summary=mean``). Jobs run on
+both cores, one torch thread each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sk_mtgru import (
+    MultiTaskGRUClassifier,
+    MultiTaskGRUTagger,
+    SequenceScaler,
+    sliding_windows,
+)
+from sk_mtgru.datasets import load_watch, make_multitask_sequences
+
+WATCH_HZ_FACTOR = 5  # 50 Hz -> 10 Hz
+WINDOW = 40  # 4 s at 10 Hz
+GRU_MODELS = ("multi-task GRU", "single-task GRUs")
+BASELINES = ("logistic regression", "random forest", "MiniRocket")
+
+
+@dataclass
+class Split:
+    """One train/test split of a data set: sequences ``(T_i, C)`` and labels."""
+
+    X_train: list
+    Y_train: np.ndarray
+    X_test: list
+    Y_test: np.ndarray
+
+
+@dataclass
+class Problem:
+    name: str
+    tasks: list[str]
+    splits: dict  # seed -> list of Split
+    window: int | None = None  # GRUs train on windows of this many steps
+    per_step: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ data sets
+def _downsample(recording: np.ndarray, factor: int = WATCH_HZ_FACTOR) -> np.ndarray:
+    usable = len(recording) // factor * factor
+    return recording[:usable].reshape(-1, factor, recording.shape[1]).mean(axis=1)
+
+
+def watch_recording(seeds) -> Problem:
+    watch = load_watch()
+    X = [_downsample(x) for x in watch.data]
+    Y = watch.target
+    splits = {}
+    for seed in seeds:
+        folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+        splits[seed] = [
+            Split([X[i] for i in tr], Y[tr], [X[i] for i in te], Y[te])
+            for tr, te in folds.split(np.zeros(len(Y)), Y[:, 0])
+        ]
+    return Problem("watch-recording", list(watch.target_names), splits, WINDOW)
+
+
+def watch_time(seeds) -> Problem:
+    watch = load_watch()
+    X = [_downsample(x) for x in watch.data]
+    cut = [int(round(0.7 * len(x))) for x in X]
+    split = Split(
+        [x[:c] for x, c in zip(X, cut)],
+        watch.target,
+        [x[c:] for x, c in zip(X, cut)],
+        watch.target,
+    )
+    return Problem(
+        "watch-time",
+        list(watch.target_names),
+        {seed: [split] for seed in seeds},
+        WINDOW,
+    )
+
+
+def uea(name: str):
+    def load(seeds) -> Problem:
+        from aeon.datasets import load_classification
+
+        parts = []
+        for which in ("train", "test"):
+            X, y = load_classification(name, split=which)
+            X = [np.asarray(x, dtype=np.float32).T for x in X]  # (T, C)
+            parts += [X, np.asarray(y)[:, None]]
+        split = Split(*parts)
+        return Problem(name, ["class"], {seed: [split] for seed in seeds})
+
+    return load
+
+
+def synthetic(relatedness: float, name: str):
+    def load(seeds) -> Problem:
+        splits = {}
+        for seed in seeds:
+            X, Y = make_multitask_sequences(
+                800,
+                n_tasks=3,
+                length=(20, 60),
+                noise=1.0,
+                task_relatedness=relatedness,
+                random_state=100 + seed,
+            )
+            splits[seed] = [Split(X[:400], Y[:400], X[400:], Y[400:])]
+        return Problem(name, ["task_0", "task_1", "task_2"], splits)
+
+    return load
+
+
+def streams(seeds) -> Problem:
+    splits = {}
+    for seed in seeds:
+        X, Y = make_multitask_sequences(
+            300,
+            n_tasks=2,
+            length=(40, 120),
+            per_step=True,
+            segment_length=(5, 30),
+            random_state=200 + seed,
+        )
+        splits[seed] = [Split(X[:150], Y[:150], X[150:], Y[150:])]
+    return Problem("streams", ["task_0", "task_1"], splits, per_step=True)
+
+
+DATASETS = {
+    "watch-recording": watch_recording,
+    "watch-time": watch_time,
+    "BasicMotions": uea("BasicMotions"),
+    "JapaneseVowels": uea("JapaneseVowels"),
+    "GunPoint": uea("GunPoint"),
+    "ItalyPowerDemand": uea("ItalyPowerDemand"),
+    "synthetic-related": synthetic(0.9, "synthetic-related"),
+    "synthetic-unrelated": synthetic(0.0, "synthetic-unrelated"),
+    "streams": streams,
+}
+
+
+# --------------------------------------------------------------------- models
+def summary_statistics(x: np.ndarray) -> np.ndarray:
+    steps = (
+        np.abs(np.diff(x, axis=0)).mean(axis=0) if len(x) > 1 else np.zeros(x.shape[1])
+    )
+    return np.concatenate(
+        [
+            x.mean(axis=0),
+            x.std(axis=0),
+            x.min(axis=0),
+            x.max(axis=0),
+            np.percentile(x, [10, 50, 90], axis=0).ravel(),
+            steps,
+            [np.log(len(x))],
+        ]
+    )
+
+
+def _resample(X: list, length: int) -> np.ndarray:
+    """(n, C, length) for MiniRocket: each channel linearly interpolated."""
+    out = np.empty((len(X), X[0].shape[1], length))
+    grid = np.linspace(0, 1, length)
+    for i, x in enumerate(X):
+        source = np.linspace(0, 1, len(x))
+        for c in range(x.shape[1]):
+            out[i, c] = np.interp(grid, source, x[:, c])
+    return out
+
+
+def _gru_predict_proba(model, X: list, window: int | None, n_outputs: int):
+    """Per task, the class probabilities of each sequence (mean over windows)."""
+    if window is None:
+        proba = model.predict_proba(X)
+        return [proba] if n_outputs == 1 else proba
+    X_win, _, groups = sliding_windows(X, width=window, step=window)
+    proba = model.predict_proba(X_win)
+    proba = [proba] if n_outputs == 1 else proba
+    return [
+        np.stack([p[groups == i].mean(axis=0) for i in range(len(X))]) for p in proba
+    ]
+
+
+def fit_gru(problem: Problem, split: Split, tasks: list[int], seed: int, overrides):
+    """Fit a GRU model on ``tasks`` (column indices); accuracy of each."""
+    Y_train = split.Y_train[:, tasks] if not problem.per_step else None
+    X_train = split.X_train
+    if problem.window is not None:
+        X_train, Y_train, _ = sliding_windows(
+            split.X_train, Y_train, width=problem.window, step=problem.window
+        )
+    if problem.per_step:
+        Y_train = [y[:, tasks] for y in split.Y_train]
+        accepted = MultiTaskGRUTagger().get_params()
+        overrides = {k: v for k, v in overrides.items() if k in accepted}
+        estimator = MultiTaskGRUTagger(random_state=seed, **overrides)
+    else:
+        estimator = MultiTaskGRUClassifier(random_state=seed, **overrides)
+    single = len(tasks) == 1
+    if single:
+        Y_train = [y[:, 0] for y in Y_train] if problem.per_step else Y_train[:, 0]
+    model = make_pipeline(SequenceScaler(), estimator)
+    start = time.perf_counter()
+    model.fit(X_train, Y_train)
+    fit_time = time.perf_counter() - start
+    if problem.per_step:
+        pred = model.predict(split.X_test)
+        accuracies = []
+        for j, k in enumerate(tasks):
+            truth = np.concatenate([y[:, k] for y in split.Y_test])
+            guess = np.concatenate([p if p.ndim == 1 else p[:, j] for p in pred])
+            accuracies.append(float(np.mean(truth == guess)))
+    else:
+        proba = _gru_predict_proba(model, split.X_test, problem.window, len(tasks))
+        classes = [model[-1].classes_] if single else model[-1].classes_
+        accuracies = [
+            float(np.mean(c[p.argmax(axis=1)] == split.Y_test[:, k]))
+            for p, c, k in zip(proba, classes, tasks)
+        ]
+    return accuracies, fit_time, int(model[-1].n_iter_)
+
+
+def _step_features(x: np.ndarray) -> np.ndarray:
+    """Each step's features and centred moving means over 9 and 31 steps."""
+    columns = [x]
+    for width in (9, 31):
+        kernel = np.ones(width) / width
+        pad = np.pad(x, ((width // 2, width // 2), (0, 0)), mode="edge")
+        columns.append(
+            np.column_stack(
+                [
+                    np.convolve(pad[:, c], kernel, mode="valid")
+                    for c in range(x.shape[1])
+                ]
+            )
+        )
+    return np.hstack(columns)
+
+
+def fit_baseline(problem: Problem, split: Split, model: str, seed: int):
+    n_tasks = len(problem.tasks)
+    start = time.perf_counter()
+    if problem.per_step:
+        if model != "logistic regression":
+            return None
+        F_train = np.vstack([_step_features(x) for x in split.X_train])
+        F_test = np.vstack([_step_features(x) for x in split.X_test])
+        Y_train = np.vstack(split.Y_train)
+        Y_test = np.vstack(split.Y_test)
+        accuracies = []
+        for k in range(n_tasks):
+            clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+            clf.fit(F_train, Y_train[:, k])
+            accuracies.append(float(np.mean(clf.predict(F_test) == Y_test[:, k])))
+        return accuracies, time.perf_counter() - start, 0
+    if model == "MiniRocket":
+        from aeon.transformations.collection.convolution_based import MiniRocket
+
+        length = int(min(512, max(16, max(len(x) for x in split.X_train))))
+        transform = MiniRocket(random_state=seed, n_jobs=1)
+        F_train = transform.fit_transform(_resample(split.X_train, length))
+        F_test = transform.transform(_resample(split.X_test, length))
+        make = lambda: make_pipeline(  # noqa: E731
+            StandardScaler(), RidgeClassifierCV(alphas=np.logspace(-3, 3, 10))
+        )
+    else:
+        F_train = np.stack([summary_statistics(x) for x in split.X_train])
+        F_test = np.stack([summary_statistics(x) for x in split.X_test])
+        if model == "logistic regression":
+            make = lambda: make_pipeline(  # noqa: E731
+                StandardScaler(), LogisticRegression(max_iter=5000)
+            )
+        else:
+            make = lambda: RandomForestClassifier(  # noqa: E731
+                n_estimators=300, random_state=seed, n_jobs=1
+            )
+    accuracies = []
+    for k in range(n_tasks):
+        clf = make().fit(F_train, split.Y_train[:, k])
+        accuracies.append(float(np.mean(clf.predict(F_test) == split.Y_test[:, k])))
+    return accuracies, time.perf_counter() - start, 0
+
+
+def run_job(problem: Problem, seed: int, index: int, model: str, task, overrides):
+    import torch
+
+    torch.set_num_threads(1)
+    split = problem.splits[seed][index]
+    if model == "multi-task GRU":
+        result = fit_gru(
+            problem, split, list(range(len(problem.tasks))), seed, overrides
+        )
+    elif model == "single-task GRUs":
+        result = fit_gru(problem, split, [task], seed, overrides)
+    else:
+        result = fit_baseline(problem, split, model, seed)
+    return problem.name, seed, index, model, task, result
+
+
+# ------------------------------------------------------------------ reporting
+def _cell(values: list[float]) -> str:
+    if not values:
+        return "—"
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+
+
+def report(problems, results, models) -> dict:
+    table = {}
+    lines = []
+    for problem in problems:
+        per_model = {}
+        for model in models:
+            rows = [r for r in results if r[0] == problem.name and r[3] == model]
+            rows = [r for r in rows if r[5] is not None]
+            if not rows:
+                continue
+            by_split: dict = {}
+            times: dict = {}
+            epochs = []
+            for _, seed, index, _, task, (acc, fit_time, n_iter) in rows:
+                key = (seed, index)
+                if model == "single-task GRUs":
+                    by_split.setdefault(key, [np.nan] * len(problem.tasks))[task] = acc[
+                        0
+                    ]
+                else:
+                    by_split[key] = acc
+                times[key] = times.get(key, 0.0) + fit_time
+                epochs.append(n_iter)
+            accuracy = np.array(list(by_split.values()))
+            per_model[model] = {
+                "accuracy": accuracy.tolist(),
+                "fit_time": list(times.values()),
+                "epochs": epochs,
+            }
+        multi = per_model.get("multi-task GRU")
+        single = per_model.get("single-task GRUs")
+        delta = None
+        if multi and single and len(problem.tasks) > 1:
+            m, s = np.array(multi["accuracy"]), np.array(single["accuracy"])
+            delta = (100 * ((m - s) / s).mean(axis=1)).tolist()
+        table[problem.name] = {
+            "tasks": problem.tasks,
+            "models": per_model,
+            "delta_m": delta,
+        }
+        n_splits = len(next(iter(per_model.values()))["accuracy"]) if per_model else 0
+        lines.append(
+            f"\n## {problem.name}: {n_splits} split(s); mean ± std over them"
+            + (" (per-step accuracy)" if problem.per_step else "")
+        )
+        width = max(len(m) for m in per_model)
+        header = f"{'model':<{width}}  " + "  ".join(f"{t:>13}" for t in problem.tasks)
+        lines.append(header + f"  {'mean':>13}  {'fit s':>7}  {'epochs':>6}")
+        for model, entry in per_model.items():
+            a = np.array(entry["accuracy"])
+            cells = [_cell(a[:, k].tolist()) for k in range(a.shape[1])]
+            cells.append(_cell(a.mean(axis=1).tolist()))
+            lines.append(
+                f"{model:<{width}}  "
+                + "  ".join(f"{c:>13}" for c in cells)
+                + f"  {np.mean(entry['fit_time']):>7.1f}"
+                + (f"  {np.mean(entry['epochs']):>6.0f}" if model in GRU_MODELS else "")
+            )
+        if delta is not None:
+            lines.append(f"Δm (multi-task vs single-task): {_cell(delta)} %")
+    print("\n".join(lines))
+    return table
+
+
+def main(args) -> None:
+    start = time.perf_counter()
+    overrides = dict(_parse(item) for item in args.set)
+    problems = [DATASETS[name](tuple(args.seeds)) for name in args.datasets]
+    jobs = []
+    for problem in problems:
+        for seed in args.seeds:
+            for index in range(len(problem.splits[seed])):
+                for model in args.models:
+                    if model in BASELINES and seed != args.seeds[0]:
+                        if problem.name not in ("watch-recording",):
+                            continue  # a fixed split: baselines once (RF/MiniRocket: seed)
+                    tasks = (
+                        range(len(problem.tasks))
+                        if model == "single-task GRUs" and len(problem.tasks) > 1
+                        else [0]
+                    )
+                    if model == "single-task GRUs" and len(problem.tasks) == 1:
+                        continue  # the multi-task model is the single-task one
+                    for task in tasks:
+                        jobs.append((problem, seed, index, model, task))
+    # The longest jobs first, so that both workers finish together.
+    jobs.sort(key=lambda j: j[3] not in GRU_MODELS)
+    results = Parallel(n_jobs=args.n_jobs, verbose=0)(
+        delayed(run_job)(problem, seed, index, model, task, overrides)
+        for problem, seed, index, model, task in jobs
+    )
+    print(
+        f"# accuracy suite: seeds {list(args.seeds)}, GRU overrides {overrides or 'none'}"
+    )
+    table = report(problems, results, args.models)
+    total = time.perf_counter() - start
+    print(f"\ntotal: {total:.0f} s on {args.n_jobs} worker(s)")
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "seeds": list(args.seeds),
+                    "overrides": {k: repr(v) for k, v in overrides.items()},
+                    "datasets": table,
+                    "total_seconds": total,
+                },
+                indent=1,
+            )
+        )
+
+
+def _parse(item: str) -> tuple[str, object]:
+    key, _, value = item.partition("=")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="The accuracy suite.")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--models", nargs="+", default=list(GRU_MODELS + BASELINES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE")
+    main(parser.parse_args())
+    sys.exit(0)

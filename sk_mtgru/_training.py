@@ -1,0 +1,121 @@
+"""How a fit trains: the learning-rate schedule, gradient clipping and the stopping
+rule, as skorch callbacks."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler
+
+__all__ = ["SCHEDULES", "LearningRateSchedule", "training_callbacks"]
+
+SCHEDULES = ("constant", "one_cycle", "cosine")
+
+
+class LearningRateSchedule:
+    """The factor applied to the learning rate at each optimizer step.
+
+    - ``'one_cycle'`` (Smith and Topin, 2019, as ``torch.optim.lr_scheduler.
+      OneCycleLR``): from 1/25 of the peak up to the peak over the first 30 % of
+      the steps, then down to 1/250,000 of it, both along a half cosine;
+    - ``'cosine'``: from the peak down to 0 along a half cosine;
+    - ``'constant'``: 1.
+
+    Steps past ``total_steps`` keep the last factor, so a fit that runs a few more
+    batches than planned (or none of them) never fails.
+
+    Parameters
+    ----------
+    kind : {'constant', 'one_cycle', 'cosine'}
+    total_steps : int
+        Optimizer steps the schedule spans: ``max_iter`` times the training
+        batches per epoch.
+    """
+
+    WARMUP = 0.3
+    START = 1 / 25
+    END = 1 / 25 / 1e4
+
+    def __init__(self, kind: str, total_steps: int) -> None:
+        if kind not in SCHEDULES:
+            raise ValueError(f"kind must be one of {SCHEDULES}, got {kind!r}.")
+        self.kind = kind
+        self.total_steps = max(int(total_steps), 1)
+
+    def __call__(self, step: int) -> float:
+        progress = min(step / self.total_steps, 1.0)
+        if self.kind == "constant":
+            return 1.0
+        if self.kind == "cosine":
+            return _cosine(1.0, 0.0, progress)
+        if progress < self.WARMUP:
+            return _cosine(self.START, 1.0, progress / self.WARMUP)
+        return _cosine(1.0, self.END, (progress - self.WARMUP) / (1 - self.WARMUP))
+
+
+def _cosine(start: float, end: float, fraction: float) -> float:
+    return end + (start - end) * (1 + math.cos(math.pi * fraction)) / 2
+
+
+def training_callbacks(
+    *,
+    schedule: str,
+    steps_per_epoch: int | None,
+    max_epochs: int,
+    max_grad_norm: float | None,
+    stop_on_train_loss: bool,
+    patience: int,
+    tol: float,
+) -> list[tuple[str, Any]]:
+    """skorch callbacks for a fit.
+
+    Parameters
+    ----------
+    schedule : {'constant', 'one_cycle', 'cosine'}
+        The learning-rate schedule; stepped after every training batch and spread
+        over ``max_epochs * steps_per_epoch`` steps. None ``steps_per_epoch`` (a
+        net that will not be fitted, or ``partial_fit``) keeps the rate constant.
+    max_grad_norm : float or None
+        Clip the norm of all gradients together to this value before each step
+        (skorch's ``GradientNormClipping``); None does not clip.
+    stop_on_train_loss : bool
+        Stop when the training loss has not fallen by ``tol`` for ``patience``
+        epochs, as ``MLPClassifier`` does without early stopping.
+    """
+    callbacks: list[tuple[str, Any]] = []
+    if schedule != "constant" and steps_per_epoch:
+        callbacks.append(
+            (
+                "lr_scheduler",
+                LRScheduler(
+                    policy=torch.optim.lr_scheduler.LambdaLR,
+                    lr_lambda=LearningRateSchedule(
+                        schedule, max_epochs * steps_per_epoch
+                    ),
+                    step_every="batch",
+                    last_epoch=-1,  # a fresh schedule, also when warm-starting
+                ),
+            )
+        )
+    if max_grad_norm is not None:
+        callbacks.append(
+            (
+                "gradient_clipping",
+                GradientNormClipping(gradient_clip_value=max_grad_norm),
+            )
+        )
+    if stop_on_train_loss:
+        callbacks.append(
+            (
+                "train_loss_stopping",
+                EarlyStopping(
+                    monitor="train_loss",
+                    patience=patience,
+                    threshold=tol,
+                    threshold_mode="abs",
+                ),
+            )
+        )
+    return callbacks
