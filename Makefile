@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins torch to the CPU build on the project's machines.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet -c constraints.txt
 
-.PHONY: demo test docs bench lint clean
+.PHONY: demo test docs bench bench-accuracy lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ docs: $(VENV)/.installed  ## the HTML site in docs/_build/html; runs the gallery
 bench: $(VENV)/.installed  ## speed against a hand-written loop, MultiOutputClassifier, Keras
 	$(PIP_INSTALL) -e ".[bench]"
 	$(BIN)/python benchmarks/speed.py --json benchmarks/results/speed.json
+
+bench-accuracy: $(VENV)/.installed  ## the accuracy suite beside the baselines (~40 minutes)
+	$(PIP_INSTALL) -e ".[bench]"
+	$(BIN)/python benchmarks/accuracy.py --json benchmarks/results/accuracy.json \
+		--text benchmarks/results/accuracy.txt
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check sk_mtgru tests examples tools benchmarks docs

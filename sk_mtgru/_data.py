@@ -152,8 +152,13 @@ class SequenceDataset(Dataset):
     def __len__(self) -> int:
         return int(self.lengths.shape[0])
 
-    def batch(self, index: torch.Tensor) -> Batch:
-        """Gather the samples at ``index``, cut to the longest of them."""
+    def batch(self, index: torch.Tensor, crop_length: int | None = None) -> Batch:
+        """Gather the samples at ``index``, cut to the longest of them.
+
+        With ``crop_length``, a sequence longer than that is replaced by a window
+        of ``crop_length`` steps at a random offset (drawn from torch's global
+        generator): a random crop, for training on long recordings.
+        """
         lengths = self.lengths[index]
         max_length = int(lengths.max())
         if self.tensor is not None:
@@ -169,6 +174,11 @@ class SequenceDataset(Dataset):
         else:
             rows = self.values[index.numpy(), :max_length]
             values = torch.from_numpy(rows.astype(np.float32, copy=False))
+        if crop_length is not None and max_length > crop_length:
+            if self.per_step:
+                raise ValueError("random crops are for whole-sequence labels only.")
+            values, lengths = _random_crops(values, lengths, crop_length)
+            max_length = crop_length
         x = {"x": values, "lengths": lengths}
         x.update(
             {key: self._cut(w[index], max_length) for key, w in self.weights.items()}
@@ -182,6 +192,19 @@ class SequenceDataset(Dataset):
     def __getitem__(self, i: int) -> Batch:
         x, y = self.batch(torch.tensor([i]))
         return {key: value[0] for key, value in x.items()}, None if y is None else y[0]
+
+
+def _random_crops(
+    values: torch.Tensor, lengths: torch.Tensor, crop_length: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A window of ``crop_length`` steps at a random offset of each sequence longer
+    than that; shorter ones whole (their padding is zero)."""
+    room = (lengths - crop_length).clamp_min(0)
+    start = (torch.rand(len(lengths)) * (room + 1).to(torch.float64)).long()
+    start = torch.minimum(start, room)  # rand() < 1, but guard the rounding
+    steps = start[:, None] + torch.arange(crop_length)[None, :]
+    rows = torch.arange(len(lengths))[:, None]
+    return values[rows, steps], lengths.clamp_max(crop_length)
 
 
 class BatchIterator:
@@ -202,6 +225,9 @@ class BatchIterator:
         length and cut into batches, and the batches of the epoch are shuffled.
         Batches are padded to less, so the GRU runs fewer steps; every sequence is
         still seen once per epoch, in a random batch at a random time.
+    crop_length : int or None, default=None
+        Train on a random window of this many steps of each longer sequence,
+        drawn anew at every epoch (see :meth:`SequenceDataset.batch`).
     """
 
     #: Batches per pool sorted by length when bucketing.
@@ -213,6 +239,7 @@ class BatchIterator:
         batch_size: int,
         shuffle: bool = False,
         bucketing: bool = False,
+        crop_length: int | None = None,
     ) -> None:
         if isinstance(dataset, Subset):
             self.indices = torch.as_tensor(
@@ -229,6 +256,7 @@ class BatchIterator:
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.bucketing = bucketing
+        self.crop_length = crop_length
 
     def __len__(self) -> int:
         n = len(self.dataset) if self.indices is None else len(self.indices)
@@ -244,7 +272,7 @@ class BatchIterator:
         if self.shuffle and self.bucketing:
             batches = self._buckets(index)
         for batch in batches:
-            yield self.dataset.batch(batch)
+            yield self.dataset.batch(batch, self.crop_length)
 
     def _buckets(self, index: torch.Tensor) -> list[torch.Tensor]:
         """The shuffled ``index`` in batches of similar lengths, in random order."""

@@ -21,7 +21,7 @@ from skorch.dataset import ValidSplit
 
 from ._data import BatchIterator, SequenceDataset, pad_sequences
 from ._gru import GRU_KERNELS
-from ._module import SUMMARIES, MultiTaskGRU
+from ._module import SHARINGS, SUMMARIES, MultiTaskGRU
 from ._net import MultiTaskNet, TaskEpochMetrics, last_task_affinity
 from ._targets import (
     check_targets,
@@ -42,6 +42,7 @@ from ._validation import (
     check_sequences,
     check_task_weights,
     n_features_of,
+    sequence_lengths,
     validate_params,
     warn_if_transposed,
 )
@@ -75,8 +76,11 @@ def _has_fused_step(optimizer: type, device_type: str) -> bool:
 
 
 # A fit that ran max_iter epochs has not converged when its last n_iter_no_change
-# epochs lowered the loss by more than this share of the whole fit's decrease.
-_STILL_FALLING = 0.01
+# epochs lowered the loss by more than this share of the whole fit's decrease. With
+# the default one-cycle schedule, converged fits measured 0.00001 to 0.01 (the
+# annealing's last gains); fits given a third or a sixth of the epochs they need,
+# 0.1 to 0.7.
+_STILL_FALLING = 0.05
 
 # Inference batches hold no activations for backpropagation, so they can be larger
 # than training batches.
@@ -104,6 +108,46 @@ def _seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
+def _overlapping_windows(
+    X: Any, width: int
+) -> tuple[np.ndarray | None, list[np.ndarray]]:
+    """Windows of ``width`` steps every ``width // 2`` steps (and one ending at each
+    sequence's end) of every sequence longer than ``width``; shorter ones whole.
+
+    Returns each window's sequence index and the windows, or ``(None, [])`` when no
+    sequence is longer than ``width``.
+    """
+    lengths = sequence_lengths(X)
+    if int(lengths.max()) <= width:
+        return None, []
+    step = max(width // 2, 1)
+    owners, windows = [], []
+    for i, length in enumerate(lengths.tolist()):
+        sequence = np.asarray(X[i])
+        starts = list(range(0, max(length - width, 0) + 1, step))
+        if starts[-1] != max(length - width, 0):
+            starts.append(length - width)
+        owners += [i] * len(starts)
+        windows += [sequence[start : start + width] for start in starts]
+    return np.asarray(owners), windows
+
+
+def _mean_probability_logits(
+    logits: tuple[torch.Tensor, ...], owners: np.ndarray, n_sequences: int
+) -> tuple[torch.Tensor, ...]:
+    """Per sequence, the log of its windows' mean class probabilities: logits
+    whose softmax is that mean."""
+    index = torch.as_tensor(owners)
+    counts = torch.bincount(index, minlength=n_sequences).to(torch.float64)
+    result = []
+    for task_logits in logits:
+        probabilities = torch.softmax(task_logits.double(), dim=1)
+        total = torch.zeros(n_sequences, probabilities.shape[1], dtype=torch.float64)
+        total.index_add_(0, index, probabilities)
+        result.append(torch.log(total / counts[:, None]))
+    return tuple(result)
+
+
 def _balanced_entries(class_weight: Any) -> list[Any]:
     """The entries of a ``class_weight`` specification that may say 'balanced'."""
     if isinstance(class_weight, str):
@@ -118,10 +162,16 @@ def _balanced_entries(class_weight: Any) -> list[Any]:
 class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
     """Multi-task sequence classifier: a shared GRU encoder with one head per task.
 
-    A GRU reads each sequence; its hidden state at the sequence's real end (both
-    directions' when ``bidirectional=True``) is the summary that feeds one linear
-    softmax head per task. Training minimises the weighted sum of the tasks'
-    cross-entropies, ``sum_k task_weights[k] * loss_k``, with skorch's training loop.
+    Two 1-D convolutions read each sequence (the second one every other step), a
+    GRU reads their outputs, and the mean and the maximum of the GRU's outputs over
+    the sequence's real steps -- beside the input's own per-channel statistics and
+    the log of its length -- feed one linear softmax head per task. Training
+    minimises the weighted sum of the tasks' cross-entropies, ``sum_k
+    task_weights[k] * loss_k``, with skorch's training loop: AdamW with weight
+    decay, a one-cycle learning-rate schedule, gradient-norm clipping, and a stop
+    when the training loss stops falling. Each of these defaults was chosen on the
+    package's accuracy suite (see the :ref:`benchmarks <benchmarks>`); each is a
+    parameter.
 
     **Axis order.** A 3-D ``X`` is ``(n_samples, n_timesteps, n_features)``: batch
     first, channels last, as in Keras and ``torch.nn.GRU(batch_first=True)``. aeon and
@@ -138,18 +188,52 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         Number of stacked GRU layers.
     bidirectional : bool, default=False
         Whether the GRU also reads each sequence backwards.
-    dropout : float, default=0.0
+    dropout : float, default=0.2
         Dropout probability between stacked GRU layers and on the summary fed to the
         heads.
-    summary : {'last', 'mean', 'attention'}, default='last'
-        How each sequence is summarised for the heads: the GRU's state at the
-        sequence's real end (both directions' with ``bidirectional=True``), the mean
-        of its outputs over the real steps, or an attention-weighted mean of them
-        (a learned score per step, one scorer per task). Padding never enters any.
+    summary : {'mean_max', 'mean', 'max', 'last', 'attention'}, default='mean_max'
+        How each sequence is summarised for the heads: the mean and the maximum of
+        the GRU's outputs over the real steps, concatenated; either alone; the
+        GRU's state at the sequence's real end (both directions' with
+        ``bidirectional=True``); or an attention-weighted mean of the outputs (a
+        learned score per step, one scorer per task). Padding never enters any.
     task_layers : int, default=0
         GRU layers private to each task, stacked on the shared encoder's outputs:
         with 1 or more, each task reads the shared encoding with its own recurrent
         layers before its summary and head. 0 shares everything but the heads.
+    conv_layers : int, default=2
+        1-D convolutions over time before the GRU, each followed by a ReLU, as in
+        DeepConvLSTM (Ordóñez and Roggen, 2016); 0 lets the GRU read the input.
+    conv_channels : int, default=64
+        Filters per convolution: the features per step the GRU reads.
+    conv_kernel_size : int, default=5
+        Width of each filter, in steps; odd.
+    conv_stride : int, default=2
+        Step of the last convolution: the GRU reads ``ceil(n_timesteps /
+        conv_stride)`` steps, which shortens long recordings and speeds training.
+    input_statistics : bool, default=True
+        Whether each head also reads the per-channel mean, standard deviation,
+        minimum and maximum of the sequence (as given to ``fit``, e.g. after a
+        ``SequenceScaler``) and the log of its length, which pooling over steps
+        cannot see.
+    crop_length : int or None, default=None
+        Train on random crops: each epoch, every sequence longer than
+        ``crop_length`` steps is replaced by a window of that many steps at a
+        random offset, so that a long recording is many training examples, not
+        one. ``predict`` and ``predict_proba`` then read windows of
+        ``crop_length`` steps every ``crop_length // 2`` steps (and one ending at
+        the sequence's end) and average their class probabilities. None trains
+        and predicts on whole sequences.
+    sharing : {'hard', 'mmoe'}, default='hard'
+        How the tasks share the encoder: 'hard', one GRU read by every task; or
+        'mmoe', a multi-gate mixture of experts (Ma et al., KDD 2018) -- several
+        GRUs read each sequence side by side, and each task mixes their summaries
+        with weights from a gate of its own (a softmax over the input's
+        statistics), so that tasks which compete for one encoder can lean on
+        different experts. 'mmoe' does not combine with ``task_layers > 0`` or
+        ``summary='attention'``.
+    n_experts : int or None, default=None
+        Experts of ``sharing='mmoe'``; None gives one per task (at least 2).
     task_weights : None, sequence of float or dict, default=None
         Weight of each task's loss in the training objective. None weighs all tasks
         equally; a sequence gives one non-negative weight per task, in the order of
@@ -158,10 +242,11 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
     loss_balancing : None, str or LossBalancing, default=None
         How the tasks' losses are combined into the training loss, beyond the
         static ``task_weights`` (which every strategy multiplies in): None or
-        'static' (the weighted sum), 'uncertainty', 'dwa', 'rlw', or an instance of
-        a :mod:`sk_mtgru.balancing` class, whose hyper-parameters a grid search can
-        reach as ``loss_balancing__<name>``. The weights in force are recorded per
-        epoch in ``history_`` as ``weight_<task>``.
+        'static' (the weighted sum), 'uncertainty', 'dwa', 'rlw', 'famo', 'pcgrad',
+        'gradnorm', or an instance of a :mod:`sk_mtgru.balancing` class, whose
+        hyper-parameters a grid search can reach as ``loss_balancing__<name>``. The
+        weights in force are recorded per epoch in ``history_`` as
+        ``weight_<task>``.
     task_affinity_interval : int or None, default=10
         Measure task affinity every this many training batches (None: never): the
         cosine similarity of each pair of tasks' gradients on the shared encoder's
@@ -180,16 +265,27 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         For a 1-D ``y``, a ``{label: weight}`` dict. Multiplies ``sample_weight``.
         'balanced' is not available to ``partial_fit``, which sees one chunk at a
         time: compute the weights and pass them as dicts.
-    solver : {'adam', 'adamw', 'sgd'}, default='adam'
+    solver : {'adamw', 'adam', 'sgd'}, default='adamw'
         The torch optimizer.
-    learning_rate_init : float, default=1e-3
-        The optimizer's learning rate.
+    learning_rate_init : float, default=3e-3
+        The optimizer's learning rate; with a schedule, its peak.
+    learning_rate : {'one_cycle', 'cosine', 'constant'}, default='one_cycle'
+        The learning-rate schedule over the ``max_iter`` epochs of a fit, stepped
+        after every batch: 'one_cycle' warms up from ``learning_rate_init / 25``
+        to ``learning_rate_init`` over the first 30 % of the steps and anneals to
+        almost 0 (as ``torch.optim.lr_scheduler.OneCycleLR``); 'cosine' anneals
+        from ``learning_rate_init`` to 0; 'constant' keeps it. ``partial_fit``
+        always trains at ``learning_rate_init``.
+    max_grad_norm : float or None, default=1.0
+        Clip the norm of all gradients together to this value before each step
+        (skorch's ``GradientNormClipping``), the usual guard of recurrent networks
+        against exploding gradients; None does not clip.
     momentum : float, default=0.9
         Momentum of the 'sgd' solver; ignored by the others.
-    alpha : float, default=0.0
+    alpha : float, default=1e-2
         Strength of the L2 penalty, passed to the optimizer as ``weight_decay``
         (decoupled from the gradient with ``solver='adamw'``).
-    batch_size : int, default=64
+    batch_size : int, default=32
         Sequences per training batch. Prediction uses batches of at least 256.
     length_bucketing : bool, default=True
         Batch training sequences of similar lengths together (the batches' order
@@ -208,22 +304,25 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         layers draws different masks). 'auto' uses 'sk_mtgru' to train on the
         CPU and 'torch' otherwise: for prediction, and on a GPU, where cuDNN
         fuses the recurrence.
-    max_iter : int, default=50
-        Number of epochs (passes over the training data). The name is
-        ``MLPClassifier``'s, which also counts epochs for its stochastic solvers; it
-        is skorch's ``max_epochs``. With early stopping, training may end sooner.
+    max_iter : int, default=100
+        Most epochs (passes over the training data); the learning-rate schedule is
+        spread over them. The name is ``MLPClassifier``'s, which also counts epochs
+        for its stochastic solvers; it is skorch's ``max_epochs``.
     early_stopping : bool, default=False
         Whether to hold out ``validation_fraction`` of the training sequences and
         stop when their loss (the weighted sum over tasks) has not improved by at
         least ``tol`` for ``n_iter_no_change`` epochs; the weights of the best epoch
-        are restored. Unlike ``MLPClassifier``, training without early stopping always
-        runs ``max_iter`` epochs.
+        are restored. Without early stopping, training stops when the training
+        loss has not improved by ``tol`` for ``n_iter_no_change`` epochs, as in
+        ``MLPClassifier``.
     validation_fraction : float, default=0.1
         Fraction of the training sequences held out when ``early_stopping=True``.
     n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+        Patience of the stopping rule, in epochs.
     tol : float, default=1e-4
-        Smallest decrease of the validation loss that counts as an improvement.
+        Smallest decrease of the loss the stopping rule watches (the validation
+        loss with early stopping, else the training loss) that counts as an
+        improvement.
     device : str, default='cpu'
         Where to train: 'cpu', 'cuda' (or 'cuda:N') or 'auto' (CUDA when available).
         A model trained on a GPU predicts on a CPU-only machine after loading.
@@ -231,12 +330,6 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         Seeds the weights' initialisation, shuffling, dropout and the validation
         split. With an int, two fits on a CPU give identical models. torch's global
         random state is restored after ``fit``.
-
-        If a task's loss becomes NaN or infinite, ``fit`` raises
-        :class:`~sk_mtgru.exceptions.TrainingDivergedError` naming the task, or, with
-        ``early_stopping=True`` and a completed epoch, restores that epoch's weights
-        and warns. A ``KeyboardInterrupt`` during ``fit`` stops training and leaves a
-        usable model with the epochs completed so far, as in skorch.
     verbose : int, default=0
         0 is silent; 1 or more shows a progress bar and a table per epoch.
     warm_start : bool, default=False
@@ -313,6 +406,9 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
         "conv_stride": [Interval(Integral, 1, None, closed="left")],
         "input_statistics": ["boolean"],
+        "crop_length": [None, Interval(Integral, 1, None, closed="left")],
+        "sharing": [StrOptions(set(SHARINGS))],
+        "n_experts": [None, Interval(Integral, 2, None, closed="left")],
         "task_weights": [None, "array-like", dict],
         "loss_balancing": [None, StrOptions(set(ALIASES)), LossBalancing],
         "task_affinity_interval": [None, Interval(Integral, 1, None, closed="left")],
@@ -352,6 +448,9 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         conv_kernel_size: int = 5,
         conv_stride: int = 2,
         input_statistics: bool = True,
+        crop_length: int | None = None,
+        sharing: str = "hard",
+        n_experts: int | None = None,
         task_weights: Any = None,
         loss_balancing: Any = None,
         task_affinity_interval: int | None = 10,
@@ -387,6 +486,9 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         self.conv_kernel_size = conv_kernel_size
         self.conv_stride = conv_stride
         self.input_statistics = input_statistics
+        self.crop_length = crop_length
+        self.sharing = sharing
+        self.n_experts = n_experts
         self.task_weights = task_weights
         self.loss_balancing = loss_balancing
         self.task_affinity_interval = task_affinity_interval
@@ -433,6 +535,27 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : MultiTaskGRUClassifier
             The fitted estimator.
+
+        Raises
+        ------
+        TrainingDivergedError
+            If a task's loss becomes NaN or infinite (naming the task), unless
+            ``early_stopping=True`` and an epoch was completed: its weights are
+            then restored, with a ``ConvergenceWarning``.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When ``max_iter`` epochs ran and the last ``n_iter_no_change`` of them
+            still lowered the loss by more than 5 % of the whole fit's decrease.
+        UserWarning
+            When every sequence has fewer time steps than features per step: the
+            sign of an aeon or sktime array passed without transposing.
+
+        Notes
+        -----
+        A ``KeyboardInterrupt`` during ``fit`` stops training and leaves a usable
+        model with the epochs completed so far, as in skorch.
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
@@ -599,7 +722,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             "not have converged. Raise max_iter, or learning_rate_init if the loss "
             "falls slowly.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,  # the user's call of fit
         )
 
     @staticmethod
@@ -709,6 +832,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             iterator_train=BatchIterator,
             iterator_train__shuffle=True,
             iterator_train__bucketing=self.length_bucketing,
+            iterator_train__crop_length=getattr(self, "crop_length", None),
             iterator_valid=BatchIterator,
             train_split=train_split,
             callbacks=callbacks,
@@ -807,7 +931,13 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             "conv_kernel_size": self.conv_kernel_size,
             "conv_stride": self.conv_stride,
             "input_statistics": self.input_statistics,
+            "sharing": self.sharing,
+            "n_experts": self._n_experts(len(n_classes)),
         }
+
+    def _n_experts(self, n_tasks: int) -> int:
+        """``n_experts``, or by default one expert per task (at least 2)."""
+        return self.n_experts if self.n_experts is not None else max(n_tasks, 2)
 
     def _fitted_architecture(self) -> tuple[tuple[str, ...], tuple[Any, ...]]:
         """Names and fitted values of the parameters that shape the network."""
@@ -825,6 +955,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             "conv_kernel_size",
             "conv_stride",
             "input_statistics",
+            "sharing",
+            "n_experts",
         )
         if conv is None:  # the convolutions' sizes do not shape this network
             shape = (0, self.conv_channels, self.conv_kernel_size, self.conv_stride)
@@ -844,6 +976,12 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             module.task_layers,
             *shape,
             module.input_statistics,
+            module.sharing,
+            # None (one per task) continues a fit with as many experts as it has;
+            # hard sharing ignores n_experts.
+            self.n_experts
+            if self.n_experts is None or module.sharing == "hard"
+            else module.n_experts,
         )
 
     # --------------------------------------------------------------- prediction
@@ -854,6 +992,14 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         name = type(self).__name__
         X_checked, _ = check_sequences(X, estimator=name, width_2d=self._width_2d)
         check_n_features(X_checked, self.n_features_in_, name)
+        crop_length = getattr(self, "crop_length", None)
+        if crop_length is not None:
+            owners, windows = _overlapping_windows(X_checked, crop_length)
+            if owners is not None:
+                logits, _ = self._logits(windows)
+                return _mean_probability_logits(logits, owners, len(X_checked)), (
+                    sequence_lengths(X_checked)
+                )
         values, lengths = pad_sequences(X_checked)
         dataset = SequenceDataset(values, lengths)
         iterator = BatchIterator(

@@ -10,10 +10,11 @@ from torch import nn
 from ._frontend import ConvFrontEnd, input_statistics, n_input_statistics
 from ._gru import real_steps, run_gru
 
-__all__ = ["MultiTaskGRU", "SUMMARIES"]
+__all__ = ["MultiTaskGRU", "SHARINGS", "SUMMARIES"]
 
 
 SUMMARIES = ("last", "mean", "max", "mean_max", "attention")
+SHARINGS = ("hard", "mmoe")
 
 
 class MultiTaskGRU(nn.Module):
@@ -36,6 +37,13 @@ class MultiTaskGRU(nn.Module):
     - ``'mean_max'``: the mean and the maximum, concatenated;
     - ``'attention'``: a weighted mean of the outputs over the real steps, with
       weights from a learned score of each step (one scorer per task).
+
+    With ``sharing='mmoe'`` (a multi-gate mixture of experts, Ma et al., KDD 2018),
+    ``n_experts`` GRUs read the sequence side by side instead of one, each is
+    summarised as above, and each task mixes the experts' summaries with weights
+    from a softmax gate of its own over the input's summary statistics: tasks that
+    compete for the encoder can each lean on different experts. ``gru`` is the
+    first expert, ``experts`` the others.
 
     Parameters
     ----------
@@ -66,6 +74,11 @@ class MultiTaskGRU(nn.Module):
         Whether each head also reads the input's per-channel mean, standard
         deviation, minimum and maximum and the log of the sequence's length (see
         :func:`~sk_mtgru._frontend.input_statistics`).
+    sharing : {'hard', 'mmoe'}
+        One GRU shared by every task, or a mixture of ``n_experts`` GRUs with a
+        gate per task.
+    n_experts : int
+        Experts of ``sharing='mmoe'`` (ignored with 'hard').
     """
 
     def __init__(
@@ -84,10 +97,24 @@ class MultiTaskGRU(nn.Module):
         conv_kernel_size: int = 5,
         conv_stride: int = 1,
         input_statistics: bool = False,
+        sharing: str = "hard",
+        n_experts: int = 2,
     ) -> None:
         super().__init__()
         if summary not in SUMMARIES:
             raise ValueError(f"summary must be one of {SUMMARIES}, got {summary!r}.")
+        if sharing not in SHARINGS:
+            raise ValueError(f"sharing must be one of {SHARINGS}, got {sharing!r}.")
+        if sharing == "mmoe" and (task_layers or summary == "attention"):
+            raise ValueError(
+                "sharing='mmoe' mixes the experts' pooled summaries: it does not "
+                "combine with task_layers > 0 or summary='attention'. Use "
+                "sharing='hard' for those."
+            )
+        if sharing == "mmoe" and n_experts < 2:
+            raise ValueError(f"sharing='mmoe' needs n_experts >= 2, got {n_experts}.")
+        self.sharing = sharing
+        self.n_experts = n_experts if sharing == "mmoe" else 1
         self.n_features = n_features
         self.summary = summary
         self.task_layers = task_layers
@@ -101,13 +128,23 @@ class MultiTaskGRU(nn.Module):
             if conv_layers
             else None
         )
-        self.gru = nn.GRU(
-            input_size=conv_channels if conv_layers else n_features,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            bidirectional=bidirectional,
-            dropout=dropout if num_layers > 1 else 0.0,
-            batch_first=True,
+
+        def encoder() -> nn.GRU:
+            return nn.GRU(
+                input_size=conv_channels if conv_layers else n_features,
+                hidden_size=hidden_size,
+                num_layers=num_layers,
+                bidirectional=bidirectional,
+                dropout=dropout if num_layers > 1 else 0.0,
+                batch_first=True,
+            )
+
+        self.gru = encoder()
+        self.experts = nn.ModuleList(encoder() for _ in range(self.n_experts - 1))
+        statistics_width = n_input_statistics(n_features)
+        self.gates = nn.ModuleList(
+            nn.Linear(statistics_width, self.n_experts)
+            for _ in (n_classes if sharing == "mmoe" else ())
         )
         width = hidden_size * self.num_directions
         self.task_grus = nn.ModuleList(
@@ -127,7 +164,7 @@ class MultiTaskGRU(nn.Module):
         self.dropout = nn.Dropout(dropout)
         head_width = width * (2 if summary == "mean_max" else 1)
         if input_statistics:
-            head_width += n_input_statistics(n_features)
+            head_width += statistics_width
         self.heads = nn.ModuleList(nn.Linear(head_width, int(k)) for k in n_classes)
         self._statistics: torch.Tensor | None = None
 
@@ -148,14 +185,21 @@ class MultiTaskGRU(nn.Module):
         """
         lengths_cpu = lengths.to("cpu", torch.int64)
         x = x[:, : int(lengths_cpu.max())]
-        if self.conv is not None or self.input_statistics:
+        statistics = self.input_statistics or self.sharing == "mmoe"
+        if self.conv is not None or statistics:
             if not bool((lengths_cpu == x.shape[1]).all()):
                 x = x * real_steps(lengths.to(x.device), x.shape[1]).to(x.dtype)
-        self._statistics = (
-            input_statistics(x, lengths) if self.input_statistics else None
-        )
+        self._statistics = input_statistics(x, lengths) if statistics else None
         if self.conv is not None:
             x, lengths_cpu = self.conv(x, lengths_cpu)
+        if self.sharing == "mmoe":  # every expert's outputs, side by side
+            return torch.cat(
+                [
+                    run_gru(gru, x, lengths_cpu, self.gru_kernel)[0]
+                    for gru in (self.gru, *self.experts)
+                ],
+                dim=-1,
+            )
         output, top = run_gru(self.gru, x, lengths_cpu, self.gru_kernel)
         if self.summary == "last" and self.task_layers == 0:
             return self._last(top)
@@ -174,6 +218,8 @@ class MultiTaskGRU(nn.Module):
             lengths = lengths_cpu.to(lengths.device)
         max_length = shared.shape[1]
         mask = real_steps(lengths.to(shared.device), max_length)
+        if self.sharing == "mmoe":
+            return self._mixtures(shared, lengths.to(shared.device), mask)
         result = []
         for k in range(n_tasks):
             output = shared
@@ -184,22 +230,60 @@ class MultiTaskGRU(nn.Module):
             if self.summary == "last":
                 result.append(self._last(top))
             elif self.summary in ("mean", "max", "mean_max"):
-                pooled = []
-                if self.summary != "max":
-                    total = (output * mask).sum(dim=1)
-                    pooled.append(
-                        total / lengths.to(shared.device, output.dtype)[:, None]
-                    )
-                if self.summary != "mean":
-                    pooled.append(output.masked_fill(~mask, float("-inf")).amax(dim=1))
-                result.append(
-                    torch.cat(pooled, dim=1) if len(pooled) > 1 else pooled[0]
-                )
+                result.append(self._pool(output, lengths.to(shared.device), mask))
             else:
                 scores = self.scorers[k](output).masked_fill(~mask, float("-inf"))
                 weights = torch.softmax(scores, dim=1)
                 result.append((weights * output).sum(dim=1))
         return result
+
+    def _pool(
+        self, output: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Mean, max or both of ``output`` over the real steps (or, for 'last',
+        its forward half at the real end and its backward half at the start)."""
+        if self.summary == "last":
+            rows = torch.arange(output.shape[0], device=output.device)
+            last = output[rows, lengths - 1]
+            if self.num_directions == 1:
+                return last
+            half = output.shape[-1] // 2
+            return torch.cat([last[:, :half], output[:, 0, half:]], dim=1)
+        pooled = []
+        if self.summary != "max":
+            pooled.append(
+                (output * mask).sum(dim=1) / lengths.to(output.dtype)[:, None]
+            )
+        if self.summary != "mean":
+            pooled.append(output.masked_fill(~mask, float("-inf")).amax(dim=1))
+        return torch.cat(pooled, dim=1) if len(pooled) > 1 else pooled[0]
+
+    def _mixtures(
+        self, shared: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor
+    ) -> list[torch.Tensor]:
+        """Each task's gated mixture of the experts' summaries."""
+        experts = torch.stack(
+            [
+                self._pool(output, lengths, mask)
+                for output in shared.chunk(self.n_experts, dim=-1)
+            ],
+            dim=1,
+        )  # (batch, n_experts, width)
+        return [
+            (torch.softmax(gate(self._statistics), dim=1)[:, :, None] * experts).sum(1)
+            for gate in self.gates
+        ]
+
+    def gate_weights(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Each task's weights on the experts, ``(n_tasks, batch, n_experts)``
+        (``sharing='mmoe'`` only)."""
+        if self.sharing != "mmoe":
+            raise ValueError("gate_weights needs sharing='mmoe'.")
+        lengths_cpu = lengths.to("cpu", torch.int64)
+        x = x[:, : int(lengths_cpu.max())]
+        x = x * real_steps(lengths.to(x.device), x.shape[1]).to(x.dtype)
+        statistics = input_statistics(x, lengths)
+        return torch.stack([torch.softmax(g(statistics), dim=1) for g in self.gates])
 
     def summaries(self, x: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
         """Each task's summary of each sequence of a padded batch.

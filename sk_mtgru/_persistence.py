@@ -15,13 +15,14 @@ metadata holds a single key, ``"sk_mtgru"``, whose value is a JSON document::
                 "num_layers": ..., "bidirectional": ..., "dropout": ...,
                 "summary": ..., "task_layers": ..., "conv_layers": ...,
                 "conv_channels": ..., "conv_kernel_size": ..., "conv_stride": ...,
-                "input_statistics": ...},
+                "input_statistics": ..., "sharing": ..., "n_experts": ...},
      "fitted": {"task_names": [...], "classes": [{"dtype": "<i8", "values": [...]}],
                 "one_dimensional": false, "n_features_in": ..., "width_2d": null,
                 "n_iter": ..., "history": [...]}}
 
-Format 1 (sk_mtgru before the convolutional front end) had no ``conv_*`` and
-``input_statistics`` entries; such files load as models without either.
+Format 1 (sk_mtgru before the convolutional front end) had no ``conv_*``,
+``input_statistics``, ``sharing`` and ``n_experts`` entries; such files load as
+models without convolutions, statistics or experts.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import skorch
 import torch
 from skorch.history import History
 
-from ._module import SUMMARIES
+from ._module import SHARINGS, SUMMARIES
 from ._net import last_task_affinity
 from .balancing import ALIASES, LossBalancing
 
@@ -52,6 +53,8 @@ _FORMAT_1_PARAMS = {
     "input_statistics": False,
     "learning_rate": "constant",
     "max_grad_norm": None,
+    "sharing": "hard",
+    "n_experts": None,
 }
 _FORMAT_1_MODULE = {
     "conv_layers": 0,
@@ -59,6 +62,8 @@ _FORMAT_1_MODULE = {
     "conv_kernel_size": 0,
     "conv_stride": 0,
     "input_statistics": False,
+    "sharing": "hard",
+    "n_experts": 1,
 }
 _CLASS_DTYPE_KINDS = "biufU"  # bools, ints, unsigned ints, floats, strings
 
@@ -168,6 +173,8 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
             else 0,
             "conv_stride": module.conv.stride if module.conv is not None else 0,
             "input_statistics": module.input_statistics,
+            "sharing": module.sharing,
+            "n_experts": module.n_experts,
         },
         "fitted": {
             "task_names": [str(n) for n in estimator.task_names_],
@@ -384,7 +391,13 @@ def load(path: str | os.PathLike) -> Any:
         "conv_kernel_size": r.get(module_doc, "conv_kernel_size", int, "module"),
         "conv_stride": r.get(module_doc, "conv_stride", int, "module"),
         "input_statistics": r.get(module_doc, "input_statistics", bool, "module"),
+        "sharing": r.get(module_doc, "sharing", str, "module"),
+        "n_experts": r.get(module_doc, "n_experts", int, "module"),
     }
+    if config["sharing"] not in SHARINGS or not 1 <= config["n_experts"] <= 1024:
+        raise r.fail("module", "has an unknown sharing or an invalid n_experts.")
+    if (config["sharing"] == "mmoe") != (config["n_experts"] > 1):
+        raise r.fail("module", "has n_experts that do not match its sharing.")
     if config["summary"] not in SUMMARIES or config["task_layers"] < 0:
         raise r.fail("module", "has an unknown summary or a negative task_layers.")
     if not all(
@@ -482,6 +495,8 @@ def load(path: str | os.PathLike) -> Any:
             module__task_layers=config["task_layers"],
             module__conv_layers=config["conv_layers"],
             module__input_statistics=config["input_statistics"],
+            module__sharing=config["sharing"],
+            module__n_experts=max(config["n_experts"], 2),
         )
         if config["conv_layers"]:
             net.set_params(

@@ -189,6 +189,9 @@ verbose, warm_start
             "conv_kernel_size",
             "conv_stride",
             "input_statistics",
+            "crop_length",
+            "sharing",
+            "n_experts",
         )
     } | {"supervision_layers": [None, "array-like", dict]}
 

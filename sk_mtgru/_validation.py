@@ -360,7 +360,7 @@ def warn_if_transposed(
             "(n_samples, n_channels, n_timepoints): if X is one, pass "
             "X.transpose(0, 2, 1).",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # the user's call of fit
         )
 
 

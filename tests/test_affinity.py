@@ -78,3 +78,14 @@ def test_plot_task_affinity_draws_the_fitted_matrix(dense_data):
         plot_task_affinity(unmeasured)
     with pytest.raises(ValueError, match="square matrix"):
         plot_task_affinity(np.ones((2, 3)))
+
+
+def test_affinity_is_measured_when_an_epoch_has_fewer_batches_than_the_interval():
+    # 300 sequences in batches of 64: 5 batches an epoch, one measure every 10
+    # batches of the fit (batches 0, 10, 20 of 25).
+    X, Y = make_multitask_sequences(300, n_tasks=2, length=6, random_state=0)
+    clf = small_classifier(batch_size=64, max_iter=5, task_affinity_interval=10)
+    clf.fit(X, Y)
+    assert clf.task_affinity_ is not None and clf.task_affinity_.shape == (2, 2)
+    measured = ["task_affinity" in epoch for epoch in clf.history_]
+    assert measured == [True, False, True, False, True]

@@ -73,3 +73,41 @@ def test_length_bucketing_is_a_parameter_on_by_default(ragged_data):
     assert clf.net_.iterator_train__bucketing is True
     off = small_classifier(length_bucketing=False).fit(X, Y)
     assert off.net_.iterator_train__bucketing is False
+
+
+def test_random_crops_are_windows_of_each_longer_sequence_drawn_anew_each_epoch():
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(n, 2)).astype(np.float32) for n in (30, 8, 50)]
+    values, lengths = pad_sequences(X)
+    dataset = SequenceDataset(values, lengths, np.zeros((3, 1), dtype=np.int64))
+    iterator = BatchIterator(dataset, 3, crop_length=10)
+    torch.manual_seed(0)
+    epochs = [next(iter(iterator))[0] for _ in range(2)]
+    for x in epochs:
+        assert x["x"].shape == (3, 10, 2)
+        assert x["lengths"].tolist() == [10, 8, 10]
+        for sequence, crop, length in zip(X, x["x"].numpy(), x["lengths"].tolist()):
+            starts = [
+                s
+                for s in range(len(sequence) - length + 1)
+                if np.array_equal(sequence[s : s + length], crop[:length])
+            ]
+            assert starts, "a crop is a window of its sequence"
+        assert np.all(x["x"][1, 8:].numpy() == 0)  # the short one, whole and padded
+    assert not torch.equal(epochs[0]["x"][2], epochs[1]["x"][2])
+
+
+def test_with_crops_a_long_sequence_is_predicted_by_its_windows_mean_probability():
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(n, 3)) for n in rng.integers(10, 60, size=40)]
+    y = np.array([x[:, 0].mean() > 0 for x in X]).astype(int)
+    clf = small_classifier(crop_length=12, max_iter=2).fit(X, y)
+    proba = clf.predict_proba(X[:3])
+    expected = []
+    for x in X[:3]:
+        starts = sorted(set(range(0, len(x) - 12 + 1, 6)) | {len(x) - 12})
+        windows = [x[s : s + 12] for s in starts]
+        expected.append(clf.set_params(crop_length=None).predict_proba(windows).mean(0))
+        clf.set_params(crop_length=12)
+    np.testing.assert_allclose(proba, np.stack(expected), rtol=1e-6)
+    assert clf.predict(X[:3]).tolist() == np.argmax(proba, axis=1).tolist()

@@ -175,6 +175,45 @@ def test_a_newer_format_is_an_error_and_an_older_package_a_warning(saved, tmp_pa
     assert loaded.predict(X).shape == (60, 2)
 
 
+def test_round_trip_of_a_mixture_of_experts(tmp_path, dense_data):
+    X, Y = dense_data
+    clf = small_classifier(sharing="mmoe", n_experts=3, bidirectional=True)
+    clf.fit(X, Y).save(tmp_path / "mmoe.safetensors")
+    loaded = sk_mtgru.load(tmp_path / "mmoe.safetensors")
+    assert loaded.net_.module_.n_experts == 3 and loaded.get_params()["n_experts"] == 3
+    for a, b in zip(loaded.predict_proba(X), clf.predict_proba(X)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_format_1_file_loads_as_the_model_it_was(tmp_path, dense_data):
+    # Format 1 came before the convolutions, the input statistics and the
+    # schedule: its files name none of them and must not get today's defaults.
+    X, Y = dense_data
+    old = small_classifier(
+        conv_layers=0,
+        input_statistics=False,
+        learning_rate="constant",
+        max_grad_norm=None,
+    ).fit(X, Y)
+    old.save(tmp_path / "model.safetensors")
+    document, tensors = _read(tmp_path / "model.safetensors")
+    document["format_version"] = 1
+    for key in ("conv_layers", "conv_channels", "conv_kernel_size", "conv_stride"):
+        del document["params"][key], document["module"][key]
+    for key in ("input_statistics", "learning_rate", "max_grad_norm"):
+        document["params"].pop(key)
+    for key in ("input_statistics", "sharing", "n_experts"):
+        del document["module"][key]
+    del document["params"]["sharing"], document["params"]["n_experts"]
+    _write(tmp_path / "v1.safetensors", document, tensors)
+    loaded = sk_mtgru.load(tmp_path / "v1.safetensors")
+    params = loaded.get_params()
+    assert params["conv_layers"] == 0 and params["input_statistics"] is False
+    assert params["learning_rate"] == "constant" and params["max_grad_norm"] is None
+    for a, b in zip(loaded.predict_proba(X), old.predict_proba(X)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_saving_an_unfitted_model_is_not_fitted_error(tmp_path):
     from sklearn.exceptions import NotFittedError
 

@@ -1,0 +1,119 @@
+"""The figure behind each default: the multi-task model with one default changed at
+a time, on a cheaper part of the accuracy suite (not a test).
+
+Each row changes the defaults as it says (``old defaults`` restores those of the
+first release: no convolutions, the last state, no input statistics, Adam at a
+constant 1e-3 without weight decay or clipping, batches of 64, no dropout, 50
+epochs). Columns: the mean accuracy over tasks and splits of the multi-task model
+(``MultiTaskGRUTagger`` on ``streams``, which takes the training parameters only),
+on the data sets and seeds of ``benchmarks/accuracy.py`` given here, and the mean
+fit time over all of them. Run::
+
+    python benchmarks/ablations.py [--json F] [--text F] [--seeds 0]
+                                   [--datasets NAME ...] [--variants NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy import DATASETS, run_job  # noqa: E402
+
+VARIANTS = {
+    "defaults": {},
+    "conv_layers=0": {"conv_layers": 0},
+    "summary='mean'": {"summary": "mean"},
+    "summary='last'": {"summary": "last"},
+    "input_statistics=False": {"input_statistics": False},
+    "dropout=0": {"dropout": 0.0},
+    "learning_rate='constant'": {"learning_rate": "constant"},
+    "max_grad_norm=None": {"max_grad_norm": None},
+    "solver='adam', alpha=0": {"solver": "adam", "alpha": 0.0},
+    "batch_size=64": {"batch_size": 64},
+    "max_iter=50": {"max_iter": 50},
+    "sharing='mmoe'": {"sharing": "mmoe"},
+    "old defaults": {
+        "conv_layers": 0,
+        "summary": "last",
+        "input_statistics": False,
+        "dropout": 0.0,
+        "solver": "adam",
+        "alpha": 0.0,
+        "learning_rate_init": 1e-3,
+        "learning_rate": "constant",
+        "max_grad_norm": None,
+        "batch_size": 64,
+        "max_iter": 50,
+    },
+}
+DEFAULT_DATASETS = (
+    "watch-recording-crops",
+    "JapaneseVowels",
+    "GunPoint",
+    "synthetic-related",
+    "streams",
+)
+
+
+def main(args) -> None:
+    start = time.perf_counter()
+    problems = [DATASETS[name](tuple(args.seeds)) for name in args.datasets]
+    jobs = [
+        (variant, problem, seed, index)
+        for variant in args.variants
+        for problem in problems
+        for seed in args.seeds
+        for index in range(len(problem.splits[seed]))
+    ]
+    results = Parallel(n_jobs=args.n_jobs)(
+        delayed(run_job)(problem, seed, index, "multi-task GRU", 0, VARIANTS[variant])
+        for variant, problem, seed, index in jobs
+    )
+    table: dict = {}
+    for (variant, *_), (name, _, _, _, _, (accuracy, fit_time, _)) in zip(
+        jobs, results
+    ):
+        entry = table.setdefault(variant, {}).setdefault(name, {"acc": [], "s": []})
+        entry["acc"].append(float(np.mean(accuracy)))
+        entry["s"].append(fit_time)
+    names = [p.name for p in problems]
+    width = max(map(len, args.variants))
+    lines = [
+        f"# ablations: multi-task model, mean accuracy over tasks and splits, "
+        f"seeds {list(args.seeds)}",
+        f"{'variant':<{width}}  "
+        + "  ".join(f"{n[:15]:>15}" for n in names)
+        + f"  {'fit s':>7}",
+    ]
+    for variant in args.variants:
+        cells = [f"{np.mean(table[variant][n]['acc']):>15.3f}" for n in names]
+        seconds = np.mean([s for n in names for s in table[variant][n]["s"]])
+        lines.append(f"{variant:<{width}}  " + "  ".join(cells) + f"  {seconds:>7.1f}")
+    lines.append(f"\ntotal: {time.perf_counter() - start:.0f} s")
+    text = "\n".join(lines)
+    print(text)
+    if args.text is not None:
+        args.text.write_text(text + "\n")
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps({"seeds": list(args.seeds), "results": table}, indent=1)
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="One default changed at a time.")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--text", type=Path, default=None)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--n-jobs", type=int, default=2)
+    main(parser.parse_args())
