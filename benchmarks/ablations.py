@@ -9,7 +9,7 @@ epochs). Columns: the mean accuracy over tasks and splits of the multi-task mode
 on the data sets and seeds of ``benchmarks/accuracy.py`` given here, and the mean
 fit time over all of them. Run::
 
-    python benchmarks/ablations.py [--json F] [--text F] [--seeds 0]
+    python benchmarks/ablations.py [--json F] [--text F] [--seeds 0 1 2]
                                    [--datasets NAME ...] [--variants NAME ...]
 """
 

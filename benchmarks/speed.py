@@ -139,6 +139,23 @@ def hand_loop(case: str) -> dict:
     return {"epochs": times, "memory_mb": _rss_mb() - base}
 
 
+# The model and training of the hand-written loop (a GRU, its last state, a linear
+# head per task, Adam at a constant rate), not the estimator's accuracy defaults
+# (convolutions, pooling, statistics, schedule: see benchmarks/accuracy.py), so
+# that every row times the same network.
+HAND_LOOP_MODEL = dict(
+    conv_layers=0,
+    summary="last",
+    input_statistics=False,
+    dropout=0.0,
+    solver="adam",
+    alpha=0.0,
+    learning_rate="constant",
+    max_grad_norm=None,
+    n_iter_no_change=10**6,
+)
+
+
 def _classifier(**params):
     from sk_mtgru import MultiTaskGRUClassifier
 
@@ -149,7 +166,7 @@ def _classifier(**params):
         learning_rate_init=LR,
         random_state=0,
     )
-    return MultiTaskGRUClassifier(**(defaults | params))
+    return MultiTaskGRUClassifier(**(defaults | HAND_LOOP_MODEL | params))
 
 
 def sk_mtgru_fit(case: str, **params) -> dict:

@@ -75,6 +75,13 @@ def tagger_epochs(
         max_iter=EPOCHS,
         task_affinity_interval=None,
         random_state=0,
+        # the hand-written loop's training: Adam at a constant 1e-3, no clipping
+        learning_rate_init=1e-3,
+        solver="adam",
+        alpha=0.0,
+        learning_rate="constant",
+        max_grad_norm=None,
+        n_iter_no_change=10**6,
     ).fit(X, Y)
     return list(tagger.history_[:, "dur"]), tagger
 

@@ -698,7 +698,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         was still falling -- when the stopping rule did not end the fit."""
         if len(net.history) - epochs_before < self.max_iter:
             return
-        monitor = "valid_loss" if self.early_stopping else "train_loss"
+        monitor = "valid_loss" if self.early_stopping else "train_objective"
         losses = [
             loss for loss in net.history[epochs_before:, monitor] if loss is not None
         ]
@@ -717,7 +717,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             return
         warnings.warn(
             f"{type(self).__name__} ran max_iter={self.max_iter} epochs and the "
-            f"{monitor.replace('_', ' ')} was still falling (from {min(before):.4g} "
+            f"{'validation' if self.early_stopping else 'training'} loss was still "
+            f"falling (from {min(before):.4g} "
             f"to {min(recent):.4g} in the last {len(recent)} epochs): the model may "
             "not have converged. Raise max_iter, or learning_rate_init if the loss "
             "falls slowly.",

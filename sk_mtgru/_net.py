@@ -298,7 +298,10 @@ class TaskEpochMetrics(Callback):
     labelled for the task, for the prefixes ``train`` and, with a validation split,
     ``valid``. A task with no label in an epoch's split gets NaN. Also records
     ``weight_<task>``, the mean weight in force over the epoch's training batches,
-    and passes the epoch's training losses to the balancing state. When task
+    ``train_objective``, the static objective ``sum_k task_weights[k] *
+    train_loss_<task>`` (which, unlike ``train_loss`` under an adaptive balancing,
+    is comparable from epoch to epoch: the stopping rule watches it), and passes
+    the epoch's training losses to the balancing state. When task
     affinity was measured, records ``task_affinity``: the mean over the measured
     batches of the cosine similarity of each pair of tasks' gradients.
 
@@ -334,6 +337,13 @@ class TaskEpochMetrics(Callback):
         train = [b for b in batches if f"train_weight_{self.task_names[0]}" in b]
         if not train:
             return
+        net.history.record(
+            "train_objective",
+            _objective(
+                [net.history[-1, f"train_loss_{name}"] for name in self.task_names],
+                net.task_weights,
+            ),
+        )
         for name in self.task_names:
             weights = [b[f"train_weight_{name}"] for b in train]
             net.history.record(f"weight_{name}", sum(weights) / len(weights))
@@ -354,6 +364,13 @@ def last_task_affinity(history: Any) -> np.ndarray | None:
     """The affinity matrix of the last epoch that measured one, or None."""
     measured = [epoch["task_affinity"] for epoch in history if "task_affinity" in epoch]
     return np.array(measured[-1]) if measured else None
+
+
+def _objective(losses: Sequence[float], task_weights: Sequence[float]) -> float:
+    """``sum_k task_weights[k] * losses[k]`` over the tasks with a loss."""
+    return float(
+        sum(w * loss for w, loss in zip(task_weights, losses) if not math.isnan(loss))
+    )
 
 
 def _ratio(numerator: float, denominator: float) -> float:

@@ -82,7 +82,9 @@ def training_callbacks(
         (skorch's ``GradientNormClipping``); None does not clip.
     stop_on_train_loss : bool
         Stop when the training loss has not fallen by ``tol`` for ``patience``
-        epochs, as ``MLPClassifier`` does without early stopping.
+        epochs, as ``MLPClassifier`` does without early stopping. The loss watched
+        is ``train_objective``, the static weighted sum of the tasks' losses:
+        an adaptive balancing's own total moves with its weights.
     """
     callbacks: list[tuple[str, Any]] = []
     if schedule != "constant" and steps_per_epoch:
@@ -111,7 +113,7 @@ def training_callbacks(
             (
                 "train_loss_stopping",
                 EarlyStopping(
-                    monitor="train_loss",
+                    monitor="train_objective",
                     patience=patience,
                     threshold=tol,
                     threshold_mode="abs",

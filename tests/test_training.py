@@ -81,9 +81,25 @@ def test_training_stops_when_the_training_loss_stops_falling(dense_data):
     # No epoch improves on the first by 1e6: the rule stops after its patience.
     clf = small_classifier(max_iter=20, n_iter_no_change=2, tol=1e6).fit(X, Y)
     assert clf.n_iter_ == 3
-    assert clf.net_.callbacks_ is not None
     full = small_classifier(max_iter=6, n_iter_no_change=10, tol=1e6).fit(X, Y)
     assert full.n_iter_ == 6
+
+
+def test_the_stopping_rule_watches_the_static_objective_not_a_balanced_loss(
+    dense_data,
+):
+    # Under uncertainty weighting the trained total includes log-variance terms
+    # and moves with the weights; the rule watches sum_k w_k * loss_k instead.
+    X, Y = dense_data
+    clf = small_classifier(
+        max_iter=4, task_weights=(2, 0.5), loss_balancing="uncertainty"
+    ).fit(X, Y)
+    for epoch in clf.history_:
+        expected = 2 * epoch["train_loss_task_0"] + 0.5 * epoch["train_loss_task_1"]
+        assert epoch["train_objective"] == pytest.approx(expected)
+        assert epoch["train_objective"] != pytest.approx(epoch["train_loss"])
+    stopping = dict(clf.net_.callbacks_)["train_loss_stopping"]
+    assert stopping.monitor == "train_objective"
 
 
 def test_a_loss_still_falling_at_max_iter_is_a_convergence_warning(learnable_data):
@@ -114,26 +130,20 @@ def test_sequences_shorter_than_their_features_warn_of_a_transposed_array():
         small_classifier(max_iter=1).fit(X.transpose(0, 2, 1), y)
 
 
-def _easy_sequences(n, random_state):
-    """Short sequences; three tasks read off the sign of a feature's mean."""
-    rng = np.random.default_rng(random_state)
-    X = rng.normal(size=(n, 20, 3)).astype(np.float32)
-    Y = np.column_stack(
-        [X[:, :, 0].mean(1) > 0, X[:, :, 1].mean(1) > 0, X[:, :, 2].max(1) > 2]
-    ).astype(int)
-    return X, Y
-
-
 def test_small_data_reach_their_plateau_with_the_default_budget():
-    # A few hundred short sequences: the old defaults (constant rate 1e-3, 50
-    # epochs) left such data at a mean accuracy of 0.74.
-    X, Y = _easy_sequences(480, random_state=0)
-    clf = MultiTaskGRUClassifier(hidden_size=16, random_state=0).fit(X[:240], Y[:240])
-    assert clf.score(X[240:], Y[240:]) >= 0.9
+    # 150 short sequences, three tasks: 400 epochs reach a held-out mean accuracy
+    # of 0.74, and so does the default budget; the first release's defaults
+    # (a constant 1e-3 for 50 epochs, the last state, no convolutions) at 0.58.
+    X, Y = make_multitask_sequences(
+        400, n_tasks=3, length=12, noise=0.2, random_state=0
+    )
+    clf = MultiTaskGRUClassifier(hidden_size=16, random_state=0).fit(X[:150], Y[:150])
+    assert clf.score(X[150:], Y[150:]) >= 0.72
 
 
 def test_the_tagger_reaches_its_plateau_with_the_default_budget():
-    # Label each step: was feature 0 positive at the previous step?
+    # Label each step: was feature 0 positive at the previous step? The default
+    # budget reaches 0.99 on new streams; 25 epochs at a constant 1e-3, 0.77.
     rng = np.random.default_rng(0)
     X = [
         rng.normal(size=(int(n), 2)).astype(np.float32)
