@@ -180,35 +180,49 @@ class MultiTaskGRU(nn.Module):
         outputs at every step, ``(batch, max_length, width)``, zero past each end.
         Gradient-based strategies and task affinity take gradients here. With a
         strided convolutional front end, ``max_length`` counts its output steps.
-        The input statistics, which no parameter shapes, are kept for
-        :meth:`task_logits`.
+        The input statistics, which no parameter shapes, are kept for the
+        :meth:`task_logits` call that follows (training is one thread; ``forward``
+        passes them along instead, so that threads may predict at once).
         """
+        shared, self._statistics = self.encode(x, lengths)
+        return shared
+
+    def encode(
+        self, x: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`shared`'s representation and the input statistics (None when
+        nothing reads them)."""
         lengths_cpu = lengths.to("cpu", torch.int64)
         x = x[:, : int(lengths_cpu.max())]
         statistics = self.input_statistics or self.sharing == "mmoe"
         if self.conv is not None or statistics:
             if not bool((lengths_cpu == x.shape[1]).all()):
                 x = x * real_steps(lengths.to(x.device), x.shape[1]).to(x.dtype)
-        self._statistics = input_statistics(x, lengths) if statistics else None
+        stats = input_statistics(x, lengths) if statistics else None
         if self.conv is not None:
             x, lengths_cpu = self.conv(x, lengths_cpu)
         if self.sharing == "mmoe":  # every expert's outputs, side by side
-            return torch.cat(
-                [
-                    run_gru(gru, x, lengths_cpu, self.gru_kernel)[0]
-                    for gru in (self.gru, *self.experts)
-                ],
-                dim=-1,
-            )
+            outputs = [
+                run_gru(gru, x, lengths_cpu, self.gru_kernel)[0]
+                for gru in (self.gru, *self.experts)
+            ]
+            return torch.cat(outputs, dim=-1), stats
         output, top = run_gru(self.gru, x, lengths_cpu, self.gru_kernel)
         if self.summary == "last" and self.task_layers == 0:
-            return self._last(top)
-        return output
+            return self._last(top), stats
+        return output, stats
 
     def task_summaries(
-        self, shared: torch.Tensor, lengths: torch.Tensor
+        self,
+        shared: torch.Tensor,
+        lengths: torch.Tensor,
+        statistics: torch.Tensor | None = None,
     ) -> list[torch.Tensor]:
-        """Each task's summary, ``(batch, width)``, from the shared representation."""
+        """Each task's summary, ``(batch, width)``, from the shared representation
+        (and, for the experts' gates, the input statistics: by default those kept
+        by the last :meth:`shared`)."""
+        if statistics is None:
+            statistics = self._statistics
         n_tasks = len(self.heads)
         if shared.dim() == 2:
             return [shared] * n_tasks
@@ -219,7 +233,7 @@ class MultiTaskGRU(nn.Module):
         max_length = shared.shape[1]
         mask = real_steps(lengths.to(shared.device), max_length)
         if self.sharing == "mmoe":
-            return self._mixtures(shared, lengths.to(shared.device), mask)
+            return self._mixtures(shared, lengths.to(shared.device), mask, statistics)
         result = []
         for k in range(n_tasks):
             output = shared
@@ -259,7 +273,11 @@ class MultiTaskGRU(nn.Module):
         return torch.cat(pooled, dim=1) if len(pooled) > 1 else pooled[0]
 
     def _mixtures(
-        self, shared: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor
+        self,
+        shared: torch.Tensor,
+        lengths: torch.Tensor,
+        mask: torch.Tensor,
+        statistics: torch.Tensor,
     ) -> list[torch.Tensor]:
         """Each task's gated mixture of the experts' summaries."""
         experts = torch.stack(
@@ -270,7 +288,7 @@ class MultiTaskGRU(nn.Module):
             dim=1,
         )  # (batch, n_experts, width)
         return [
-            (torch.softmax(gate(self._statistics), dim=1)[:, :, None] * experts).sum(1)
+            (torch.softmax(gate(statistics), dim=1)[:, :, None] * experts).sum(1)
             for gate in self.gates
         ]
 
@@ -299,17 +317,23 @@ class MultiTaskGRU(nn.Module):
         -------
         list of Tensor of shape (batch, hidden_size * num_directions), one per task
         """
-        return self.task_summaries(self.shared(x, lengths), lengths)
+        shared, statistics = self.encode(x, lengths)
+        return self.task_summaries(shared, lengths, statistics)
 
     def task_logits(
-        self, shared: torch.Tensor, lengths: torch.Tensor
+        self,
+        shared: torch.Tensor,
+        lengths: torch.Tensor,
+        statistics: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
-        """Logits of every task from the shared representation."""
-        summaries = self.task_summaries(shared, lengths)
+        """Logits of every task from the shared representation (and the input
+        statistics: by default those kept by the last :meth:`shared`)."""
+        if statistics is None:
+            statistics = self._statistics
+        summaries = self.task_summaries(shared, lengths, statistics)
         if self.training and self.dropout.p:
             summaries = [self.dropout(summary) for summary in summaries]
         if self.input_statistics:
-            statistics = self._statistics
             summaries = [torch.cat([s, statistics], dim=1) for s in summaries]
         return tuple(head(summary) for head, summary in zip(self.heads, summaries))
 
@@ -317,4 +341,5 @@ class MultiTaskGRU(nn.Module):
         self, x: torch.Tensor, lengths: torch.Tensor
     ) -> tuple[torch.Tensor, ...]:
         """Logits of every task: a tuple of ``(batch, n_classes_k)`` tensors."""
-        return self.task_logits(self.shared(x, lengths), lengths)
+        shared, statistics = self.encode(x, lengths)
+        return self.task_logits(shared, lengths, statistics)
