@@ -188,7 +188,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         Number of stacked GRU layers.
     bidirectional : bool, default=False
         Whether the GRU also reads each sequence backwards.
-    dropout : float, default=0.2
+    dropout : float, default=0.0
         Dropout probability between stacked GRU layers and on the summary fed to the
         heads.
     summary : {'mean_max', 'mean', 'max', 'last', 'attention'}, default='mean_max'
@@ -440,7 +440,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         *,
         num_layers: int = 1,
         bidirectional: bool = False,
-        dropout: float = 0.2,
+        dropout: float = 0.0,
         summary: str = "mean_max",
         task_layers: int = 0,
         conv_layers: int = 2,
