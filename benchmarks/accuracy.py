@@ -55,7 +55,7 @@ import ast
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +107,7 @@ class Problem:
     window: int | None = None  # GRUs train on windows of this many steps
     crop: int | None = None  # GRUs train on whole sequences with this crop_length
     per_step: bool = False
-    notes: list[str] = field(default_factory=list)
+    fixed_split: bool = False  # the same split for every seed (seeds: the GRUs')
 
 
 # ------------------------------------------------------------------ data sets
@@ -157,6 +157,7 @@ def watch_time(seeds) -> Problem:
         list(watch.target_names),
         {seed: [split] for seed in seeds},
         WIDTH,
+        fixed_split=True,
     )
 
 
@@ -170,7 +171,9 @@ def uea(name: str):
             X = [np.asarray(x, dtype=np.float32).T for x in X]  # (T, C)
             parts += [X, np.asarray(y)[:, None]]
         split = Split(*parts)
-        return Problem(name, ["class"], {seed: [split] for seed in seeds})
+        return Problem(
+            name, ["class"], {seed: [split] for seed in seeds}, fixed_split=True
+        )
 
     return load
 
@@ -371,6 +374,8 @@ def run_job(problem: Problem, seed: int, index: int, model: str, task, overrides
 def _cell(values: list[float]) -> str:
     if not values:
         return "—"
+    if len(values) == 1:  # one split, one run: no spread to show
+        return f"{values[0]:.3f}        "
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
 
@@ -460,7 +465,7 @@ def main(args) -> None:
                     if model in BASELINES and problem.crop is not None:
                         continue
                     if model in BASELINES and seed != args.seeds[0]:
-                        if problem.name != "watch-recording":
+                        if problem.fixed_split:
                             continue
                     tasks = (
                         range(len(problem.tasks))
