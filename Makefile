@@ -28,7 +28,7 @@ bench: $(VENV)/.installed  ## speed against a hand-written loop, MultiOutputClas
 	$(PIP_INSTALL) -e ".[bench]"
 	$(BIN)/python benchmarks/speed.py --json benchmarks/results/speed.json
 
-bench-accuracy: $(VENV)/.installed  ## the accuracy suite beside the baselines (~40 minutes)
+bench-accuracy: $(VENV)/.installed  ## the accuracy suite beside the baselines (~20 minutes)
 	$(PIP_INSTALL) -e ".[bench]"
 	$(BIN)/python benchmarks/accuracy.py --json benchmarks/results/accuracy.json \
 		--text benchmarks/results/accuracy.txt

@@ -82,6 +82,20 @@ def _has_fused_step(optimizer: type, device_type: str) -> bool:
 # 0.1 to 0.7.
 _STILL_FALLING = 0.05
 
+# Parameters that shape the classifier's network and that the tagger, whose heads
+# read every step, does not have (in the order _fitted_architecture reports them).
+_SEQUENCE_NETWORK = (
+    "summary",
+    "task_layers",
+    "conv_layers",
+    "conv_channels",
+    "conv_kernel_size",
+    "conv_stride",
+    "input_statistics",
+    "sharing",
+    "n_experts",
+)
+
 # Inference batches hold no activations for backpropagation, so they can be larger
 # than training batches.
 _MIN_PREDICT_BATCH_SIZE = 256
@@ -945,20 +959,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         module = self.net_.module_
         gru = module.gru
         conv = module.conv
-        names = (
-            "hidden_size",
-            "num_layers",
-            "bidirectional",
-            "summary",
-            "task_layers",
-            "conv_layers",
-            "conv_channels",
-            "conv_kernel_size",
-            "conv_stride",
-            "input_statistics",
-            "sharing",
-            "n_experts",
-        )
+        names = ("hidden_size", "num_layers", "bidirectional", *_SEQUENCE_NETWORK)
         if conv is None:  # the convolutions' sizes do not shape this network
             shape = (0, self.conv_channels, self.conv_kernel_size, self.conv_stride)
         else:

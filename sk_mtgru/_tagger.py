@@ -10,7 +10,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._data import SequenceDataset, pad_sequences
-from ._estimator import MultiTaskGRUClassifier
+from ._estimator import _SEQUENCE_NETWORK, MultiTaskGRUClassifier
 from ._tagger_module import MultiTaskGRUTaggerModule
 from ._targets import Targets, check_targets, decode_predictions, loss_weights
 from ._validation import check_sample_weight, entries_by_task
@@ -184,19 +184,7 @@ verbose, warm_start
     _parameter_constraints: dict = {
         key: value
         for key, value in MultiTaskGRUClassifier._parameter_constraints.items()
-        if key
-        not in (
-            "summary",
-            "task_layers",
-            "conv_layers",
-            "conv_channels",
-            "conv_kernel_size",
-            "conv_stride",
-            "input_statistics",
-            "crop_length",
-            "sharing",
-            "n_experts",
-        )
+        if key not in (*_SEQUENCE_NETWORK, "crop_length")
     } | {"supervision_layers": [None, "array-like", dict]}
 
     def __init__(
