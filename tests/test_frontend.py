@@ -151,3 +151,15 @@ def test_mmoe_has_one_expert_per_task_by_default_and_refuses_what_it_cannot_mix(
         small_classifier(sharing="mmoe", summary="attention").fit(X, Y)
     with pytest.raises(ValueError, match="n_experts"):
         small_classifier(sharing="mmoe", n_experts=1).fit(X, Y)
+
+
+def test_predictions_do_not_depend_on_the_order_of_the_sequences(ragged_data):
+    # Up to float32 rounding: the heads' matrix products round by row position
+    # when their inner size is not a multiple of 4 (see test_sklearn_compat).
+    X, Y = ragged_data
+    clf = small_classifier(hidden_size=16).fit(X, Y)
+    order = np.random.default_rng(0).permutation(len(X))
+    shuffled = clf.predict_proba([X[i] for i in order])
+    for task, proba in enumerate(clf.predict_proba(X)):
+        np.testing.assert_allclose(proba[order], shuffled[task], rtol=1e-5, atol=1e-6)
+        assert clf.net_.module_.heads[task].in_features % 4 != 0  # the rounding case
