@@ -79,6 +79,7 @@ from watch_demo import (  # noqa: E402
     TRAIN_SHARE,
     WIDTH,
     downsample,
+    part_probabilities,
     summary_statistics,
 )
 
@@ -242,12 +243,7 @@ def _gru_predict_proba(model, X: list, window: int | None, n_outputs: int):
     if window is None:
         proba = model.predict_proba(X)
         return [proba] if n_outputs == 1 else proba
-    X_win, _, groups = sliding_windows(X, width=window, step=window)
-    proba = model.predict_proba(X_win)
-    proba = [proba] if n_outputs == 1 else proba
-    return [
-        np.stack([p[groups == i].mean(axis=0) for i in range(len(X))]) for p in proba
-    ]
+    return part_probabilities(model, X, window)
 
 
 def fit_gru(problem: Problem, split: Split, tasks: list[int], seed: int, overrides):

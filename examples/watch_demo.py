@@ -63,9 +63,11 @@ def summary_statistics(x: np.ndarray) -> np.ndarray:
     )
 
 
-def part_probabilities(model, parts: list[np.ndarray]) -> list[np.ndarray]:
-    """Per task, each part's mean window probabilities."""
-    X, _, groups = sliding_windows(parts, width=WIDTH, step=WIDTH)
+def part_probabilities(
+    model, parts: list[np.ndarray], width: int = WIDTH
+) -> list[np.ndarray]:
+    """Per task, each part's mean probabilities over its windows of ``width``."""
+    X, _, groups = sliding_windows(parts, width=width, step=width)
     proba = model.predict_proba(X)
     proba = proba if isinstance(proba, list) else [proba]
     return [

@@ -46,6 +46,7 @@ from ._validation import (
     validate_params,
     warn_if_transposed,
 )
+from ._windows import window_starts
 from .balancing import ALIASES, LossBalancing, resolve_balancing
 from .exceptions import TrainingDivergedError
 from .metrics import _mean_of_labelled_tasks, _per_task_accuracy
@@ -138,9 +139,7 @@ def _overlapping_windows(
     owners, windows = [], []
     for i, length in enumerate(lengths.tolist()):
         sequence = np.asarray(X[i])
-        starts = list(range(0, max(length - width, 0) + 1, step))
-        if starts[-1] != max(length - width, 0):
-            starts.append(length - width)
+        starts = window_starts(length, width, step) if length > width else [0]
         owners += [i] * len(starts)
         windows += [sequence[start : start + width] for start in starts]
     return np.asarray(owners), windows
@@ -963,13 +962,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         if conv is None:  # the convolutions' sizes do not shape this network
             shape = (0, self.conv_channels, self.conv_kernel_size, self.conv_stride)
         else:
-            first = conv.convs[0]
-            shape = (
-                len(conv.convs),
-                first.out_channels,
-                first.kernel_size[0],
-                conv.stride,
-            )
+            shape = conv.sizes()
         return names, (
             gru.hidden_size,
             gru.num_layers,

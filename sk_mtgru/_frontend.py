@@ -58,6 +58,11 @@ class ConvFrontEnd(nn.Module):
             for i in range(n_layers)
         )
 
+    def sizes(self) -> tuple[int, int, int, int]:
+        """``(n_layers, channels, kernel_size, stride)``, as built."""
+        first = self.convs[0]
+        return len(self.convs), first.out_channels, first.kernel_size[0], self.stride
+
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Steps of each sequence after the strided convolution."""
         return torch.div(lengths - 1, self.stride, rounding_mode="floor") + 1

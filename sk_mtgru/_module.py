@@ -17,6 +17,19 @@ SUMMARIES = ("last", "mean", "max", "mean_max", "attention")
 SHARINGS = ("hard", "mmoe")
 
 
+def _real_input(
+    x: torch.Tensor, lengths: torch.Tensor, zero_padding: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` cut to the longest sequence, its padding zeroed when ``zero_padding``
+    (for readers that see past each end: convolutions, statistics), and the
+    lengths as int64 on the CPU."""
+    lengths_cpu = lengths.to("cpu", torch.int64)
+    x = x[:, : int(lengths_cpu.max())]
+    if zero_padding and not bool((lengths_cpu == x.shape[1]).all()):
+        x = x * real_steps(lengths.to(x.device), x.shape[1]).to(x.dtype)
+    return x, lengths_cpu
+
+
 class MultiTaskGRU(nn.Module):
     """Shared GRU encoder feeding one head per task, optionally through private layers.
 
@@ -192,12 +205,10 @@ class MultiTaskGRU(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """:meth:`shared`'s representation and the input statistics (None when
         nothing reads them)."""
-        lengths_cpu = lengths.to("cpu", torch.int64)
-        x = x[:, : int(lengths_cpu.max())]
         statistics = self.input_statistics or self.sharing == "mmoe"
-        if self.conv is not None or statistics:
-            if not bool((lengths_cpu == x.shape[1]).all()):
-                x = x * real_steps(lengths.to(x.device), x.shape[1]).to(x.dtype)
+        x, lengths_cpu = _real_input(
+            x, lengths, zero_padding=self.conv is not None or statistics
+        )
         stats = input_statistics(x, lengths) if statistics else None
         if self.conv is not None:
             x, lengths_cpu = self.conv(x, lengths_cpu)
@@ -297,10 +308,7 @@ class MultiTaskGRU(nn.Module):
         (``sharing='mmoe'`` only)."""
         if self.sharing != "mmoe":
             raise ValueError("gate_weights needs sharing='mmoe'.")
-        lengths_cpu = lengths.to("cpu", torch.int64)
-        x = x[:, : int(lengths_cpu.max())]
-        x = x * real_steps(lengths.to(x.device), x.shape[1]).to(x.dtype)
-        statistics = input_statistics(x, lengths)
+        statistics = input_statistics(_real_input(x, lengths)[0], lengths)
         return torch.stack([torch.softmax(g(statistics), dim=1) for g in self.gates])
 
     def summaries(self, x: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:

@@ -164,14 +164,12 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
             "dropout": module.dropout.p,
             "summary": module.summary,
             "task_layers": module.task_layers,
-            "conv_layers": len(module.conv.convs) if module.conv is not None else 0,
-            "conv_channels": module.conv.convs[0].out_channels
-            if module.conv is not None
-            else 0,
-            "conv_kernel_size": module.conv.convs[0].kernel_size[0]
-            if module.conv is not None
-            else 0,
-            "conv_stride": module.conv.stride if module.conv is not None else 0,
+            **dict(
+                zip(
+                    ("conv_layers", "conv_channels", "conv_kernel_size", "conv_stride"),
+                    module.conv.sizes() if module.conv is not None else (0, 0, 0, 0),
+                )
+            ),
             "input_statistics": module.input_statistics,
             "sharing": module.sharing,
             "n_experts": module.n_experts,
