@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 # constraints.txt pins torch to the CPU build on the project's machines.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet -c constraints.txt
 
-.PHONY: demo test docs bench bench-accuracy lint clean
+.PHONY: help demo test docs bench bench-accuracy lint mutation clean
+
+help:  ## this list of targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +37,13 @@ bench-accuracy: $(VENV)/.installed  ## the accuracy suite beside the baselines (
 	$(BIN)/python benchmarks/accuracy.py --json benchmarks/results/accuracy.json \
 		--text benchmarks/results/accuracy.txt
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed  ## ruff's checks and formatting, and mypy on the package
 	$(BIN)/ruff check sk_mtgru tests examples tools benchmarks docs
 	$(BIN)/ruff format --check sk_mtgru tests examples tools benchmarks docs
+	$(BIN)/mypy
 
-clean:
+mutation: $(VENV)/.installed  ## mutation testing: named bugs + a seeded sample (~30 min)
+	$(BIN)/python tools/mutation.py
+
+clean:  ## remove the environment and every build output
 	rm -rf $(VENV) build *.egg-info docs/_build docs/generated docs/auto_examples

@@ -12,6 +12,7 @@ import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,7 +70,9 @@ LazySequences
             raise _too_large(dtype)
         return X, lengths
     lengths = np.array([len(seq) for seq in X], dtype=np.int64)
-    values = np.zeros((len(X), int(lengths.max()), X[0].shape[1]), dtype=dtype)
+    values: np.ndarray = np.zeros(
+        (len(X), int(lengths.max()), X[0].shape[1]), dtype=dtype
+    )
     for i, seq in enumerate(X):
         if seq.dtype.itemsize > np.dtype(dtype).itemsize and not _fits(seq, dtype):
             raise _too_large(dtype)
@@ -165,7 +168,8 @@ class SequenceDataset(Dataset):
             values = self.tensor[index, :max_length]
         elif isinstance(self.values, LazySequences):
             batch = np.zeros(
-                (len(index), max_length, self.values.n_features), dtype=np.float32
+                (len(index), max_length, self.values.n_features),
+                dtype=np.float32,
             )
             for row, i in enumerate(index.tolist()):
                 sequence = self.values[i]
@@ -241,18 +245,18 @@ class BatchIterator:
         bucketing: bool = False,
         crop_length: int | None = None,
     ) -> None:
+        self.indices: torch.Tensor | None = None
+        base: Any = dataset
         if isinstance(dataset, Subset):
             self.indices = torch.as_tensor(
                 np.asarray(dataset.indices), dtype=torch.int64
             )
-            dataset = dataset.dataset
-        else:
-            self.indices = None
-        if not isinstance(dataset, SequenceDataset):
+            base = dataset.dataset
+        if not isinstance(base, SequenceDataset):
             raise TypeError(
-                f"BatchIterator needs a SequenceDataset, got {type(dataset).__name__}."
+                f"BatchIterator needs a SequenceDataset, got {type(base).__name__}."
             )
-        self.dataset = dataset
+        self.dataset = base
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.bucketing = bucketing

@@ -22,7 +22,12 @@ from skorch.dataset import ValidSplit
 from ._data import BatchIterator, SequenceDataset, pad_sequences
 from ._gru import GRU_KERNELS
 from ._module import SHARINGS, SUMMARIES, MultiTaskGRU
-from ._net import MultiTaskNet, TaskEpochMetrics, last_task_affinity
+from ._net import (
+    BalancingEpochEnd,
+    MultiTaskNet,
+    TaskEpochMetrics,
+    last_task_affinity,
+)
 from ._targets import (
     check_targets,
     class_weights,
@@ -407,6 +412,10 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
     ['task_0', 'task_1']
     """
 
+    # Set by fit (declared for type checkers; not class attributes).
+    net_: MultiTaskNet
+    _width_2d: int | None
+
     _parameter_constraints: dict = {
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
@@ -616,15 +625,11 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         X_checked, width_2d = check_sequences(
             X, estimator=name, width_2d=self._width_2d if continuing else None
         )
-        n_samples = len(X_checked)
         if not continuing:
             warn_if_transposed(X_checked, name)
         targets = self._fit_targets(y, X_checked, name)
-        weights = check_sample_weight(sample_weight, n_samples)
+        weights = check_sample_weight(sample_weight, len(X_checked))
         task_names = targets.names or [f"task_{k}" for k in range(targets.n_tasks)]
-        task_weights = check_task_weights(self.task_weights, task_names)
-        device = self._resolve_device()
-
         if continuing:
             how = "partial_fit" if incremental else "warm_start=True"
             classes = self._check_continuation(X_checked, task_names, how)
@@ -632,24 +637,64 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             classes = self._check_given_classes(classes, targets, task_names)
         else:
             classes = None
+        classes, codes = self._encode(targets, task_names, classes)
+        per_class = self._class_weights(
+            targets, task_names, classes, codes, incremental
+        )
+        dataset = self._training_dataset(X_checked, codes, weights, per_class)
+        net, epochs_before = self._train(
+            dataset,
+            n_features=n_features_of(X_checked),
+            classes=classes,
+            task_names=task_names,
+            incremental=incremental,
+            continuing=continuing,
+        )
+        self.net_ = net
+        self.n_iter_ = len(net.history) - epochs_before
+        self._width_2d = width_2d
+        self.history_ = net.history
+        self.task_affinity_ = last_task_affinity(net.history)
+        self.task_names_ = np.asarray(task_names, dtype=object)
+        self.n_tasks_ = len(task_names)
+        self.n_features_in_ = n_features_of(X_checked)
+        self._one_dimensional_y = targets.one_dimensional
+        self.classes_ = classes[0] if targets.one_dimensional else classes
+        return self
+
+    def _encode(
+        self, targets: Any, task_names: list[str], classes: list[np.ndarray] | None
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        """Each task's classes and the targets' integer codes (-1: missing); with
+        ``classes`` given, codes in them."""
         if classes is None:
-            classes, codes = encode_targets(targets, task_names, self.missing_label)
-        else:
-            codes = np.column_stack(
-                [
-                    encode_known(column, task_classes, task_name, self.missing_label)
-                    for column, task_classes, task_name in zip(
-                        targets.columns, classes, task_names
-                    )
-                ]
-            )
+            return encode_targets(targets, task_names, self.missing_label)
+        codes = np.column_stack(
+            [
+                encode_known(column, task_classes, task_name, self.missing_label)
+                for column, task_classes, task_name in zip(
+                    targets.columns, classes, task_names
+                )
+            ]
+        )
+        return classes, codes
+
+    def _class_weights(
+        self,
+        targets: Any,
+        task_names: list[str],
+        classes: list[np.ndarray],
+        codes: np.ndarray,
+        incremental: bool,
+    ) -> list[np.ndarray]:
+        """Each task's weight per class, from ``class_weight``."""
         if incremental and "balanced" in _balanced_entries(self.class_weight):
             raise ValueError(
                 "class_weight='balanced' is not available to partial_fit, which sees "
                 "one chunk of the data at a time; compute each task's weights over "
                 "all the data and pass them as {label: weight} dicts."
             )
-        per_class = class_weights(
+        return class_weights(
             self.class_weight,
             classes,
             codes,
@@ -657,7 +702,20 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             one_dimensional=targets.one_dimensional,
         )
 
-        dataset = self._training_dataset(X_checked, codes, weights, per_class)
+    def _train(
+        self,
+        dataset: Any,
+        *,
+        n_features: int,
+        classes: list[np.ndarray],
+        task_names: list[str],
+        incremental: bool,
+        continuing: bool,
+    ) -> tuple[MultiTaskNet, int]:
+        """Train a new net, or continue the fitted one; return it and the number
+        of epochs it had before."""
+        task_weights = check_task_weights(self.task_weights, task_names)
+        device = self._resolve_device()
         epochs_before = len(self.net_.history) if continuing else 0
         # Continued training draws new shuffles: the seed moves with the epochs.
         seed = int(
@@ -673,14 +731,14 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
                     group["lr"] = self.learning_rate_init
             else:
                 net = self._build_net(
-                    n_features=n_features_of(X_checked),
+                    n_features=n_features,
                     n_classes=[len(c) for c in classes],
                     task_names=task_names,
                     task_weights=task_weights,
                     device=device,
                     seed=seed,
                     validation=self.early_stopping and not incremental,
-                    n_samples=None if incremental else n_samples,
+                    n_samples=None if incremental else len(dataset),
                 )
                 net.initialize()
                 if continuing:
@@ -693,18 +751,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             else:
                 if not incremental:
                     self._warn_if_not_converged(net, epochs_before)
-
-        self.net_ = net
-        self.n_iter_ = len(net.history) - epochs_before
-        self._width_2d = width_2d
-        self.history_ = net.history
-        self.task_affinity_ = last_task_affinity(net.history)
-        self.task_names_ = np.asarray(task_names, dtype=object)
-        self.n_tasks_ = len(task_names)
-        self.n_features_in_ = n_features_of(X_checked)
-        self._one_dimensional_y = targets.one_dimensional
-        self.classes_ = classes[0] if targets.one_dimensional else classes
-        return self
+        return net, epochs_before
 
     def _warn_if_not_converged(self, net: MultiTaskNet, epochs_before: int) -> None:
         """A ConvergenceWarning when ``max_iter`` epochs ran and the monitored loss
@@ -736,7 +783,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             "not have converged. Raise max_iter, or learning_rate_init if the loss "
             "falls slowly.",
             ConvergenceWarning,
-            stacklevel=4,  # the user's call of fit
+            stacklevel=5,  # the user's call of fit (fit, _fit, _train, here)
         )
 
     @staticmethod
@@ -746,7 +793,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         """Bring back early stopping's best weights, or re-raise ``error``."""
         early_stopping = dict(net.callbacks_).get("early_stopping")
         best = getattr(early_stopping, "best_model_weights_", None)
-        if best is None:
+        if early_stopping is None or best is None:
             raise error
         net.module_.load_state_dict(best)
         warnings.warn(
@@ -755,7 +802,7 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
             "validation loss, were restored. Lowering learning_rate_init or scaling "
             "the features may let it train longer.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=5,  # the user's call of fit
         )
 
     def _resolve_device(self) -> torch.device:
@@ -792,7 +839,8 @@ class MultiTaskGRUClassifier(ClassifierMixin, BaseEstimator):
         schedule over ``max_iter`` epochs (None: a net for ``partial_fit`` or for
         loading, whose rate stays constant)."""
         callbacks: list[tuple[str, Any]] = [
-            ("task_metrics", TaskEpochMetrics(task_names))
+            ("task_metrics", TaskEpochMetrics(task_names)),
+            ("balancing", BalancingEpochEnd()),
         ]
         steps_per_epoch = None
         if n_samples is not None:

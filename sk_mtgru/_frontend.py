@@ -3,6 +3,8 @@ summary statistics."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -60,7 +62,7 @@ class ConvFrontEnd(nn.Module):
 
     def sizes(self) -> tuple[int, int, int, int]:
         """``(n_layers, channels, kernel_size, stride)``, as built."""
-        first = self.convs[0]
+        first = cast(nn.Conv1d, self.convs[0])
         return len(self.convs), first.out_channels, first.kernel_size[0], self.stride
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
@@ -75,7 +77,7 @@ class ConvFrontEnd(nn.Module):
         h = x.transpose(1, 2)  # (batch, features, steps): Conv1d's layout
         for conv in self.convs:
             h = torch.relu(conv(h))
-            if conv.stride[0] > 1:
+            if cast(nn.Conv1d, conv).stride[0] > 1:
                 lengths = self.output_lengths(lengths)
             if not bool((lengths == h.shape[2]).all()):
                 h = h * real_steps(lengths.to(h.device), h.shape[2]).transpose(1, 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -244,13 +245,18 @@ class MultiTaskGRU(nn.Module):
         max_length = shared.shape[1]
         mask = real_steps(lengths.to(shared.device), max_length)
         if self.sharing == "mmoe":
+            if statistics is None:
+                raise ValueError("the experts' gates read the input statistics")
             return self._mixtures(shared, lengths.to(shared.device), mask, statistics)
         result = []
         for k in range(n_tasks):
             output = shared
             if self.task_layers:
                 output, top = run_gru(
-                    self.task_grus[k], shared, lengths_cpu, self.gru_kernel
+                    cast(nn.GRU, self.task_grus[k]),
+                    shared,
+                    lengths_cpu,
+                    self.gru_kernel,
                 )
             if self.summary == "last":
                 result.append(self._last(top))
@@ -342,6 +348,8 @@ class MultiTaskGRU(nn.Module):
         if self.training and self.dropout.p:
             summaries = [self.dropout(summary) for summary in summaries]
         if self.input_statistics:
+            if statistics is None:
+                raise ValueError("the heads read the input statistics: pass them")
             summaries = [torch.cat([s, statistics], dim=1) for s in summaries]
         return tuple(head(summary) for head, summary in zip(self.heads, summaries))
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -17,7 +18,40 @@ from skorch.utils import to_tensor
 from .balancing import LossBalancing
 from .exceptions import TrainingDivergedError
 
-__all__ = ["MultiTaskNet", "TaskEpochMetrics"]
+__all__ = ["BalancingEpochEnd", "MultiTaskNet", "SharedEncoder", "TaskEpochMetrics"]
+
+
+@runtime_checkable
+class SharedEncoder(Protocol):
+    """What :class:`MultiTaskNet` needs of a module to take per-task gradients.
+
+    The module's forward pass must be ``task_logits(shared(x, lengths), lengths)``:
+    the gradient-based balancing strategies and task affinity cut the graph
+    between the two, take each task's gradient on the shared representation and
+    backpropagate the encoder once with their combination.
+    """
+
+    def shared(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The representation every task reads, from a padded batch."""
+        ...
+
+    def task_logits(
+        self, shared: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """Every task's logits from the shared representation."""
+        ...
+
+
+@dataclass
+class _SharedCut:
+    """One training batch's shared representation, cut from the heads: ``detached``
+    feeds the heads, so each task's gradient on it can be taken; ``shared`` keeps
+    the encoder's graph for one backward with their combination."""
+
+    measure_affinity: bool
+    shared: torch.Tensor | None = None
+    detached: torch.Tensor | None = None
+    gradients: list[torch.Tensor | None] = field(default_factory=list)
 
 
 class MultiTaskNet(NeuralNet):
@@ -69,6 +103,9 @@ class MultiTaskNet(NeuralNet):
         self.task_weights = task_weights
         self.balancing = balancing
         self.affinity_interval = affinity_interval
+        # Set by train_step_single for a batch whose per-task gradients are taken.
+        self._cut: _SharedCut | None = None
+        self._batches_this_epoch = {"train": 0, "valid": 0}
 
     def initialize_criterion(self) -> MultiTaskNet:
         super().initialize_criterion()
@@ -76,14 +113,46 @@ class MultiTaskNet(NeuralNet):
         self.train_batches_ = 0
         return self
 
+    def initialize_module(self) -> MultiTaskNet:
+        super().initialize_module()
+        needs_cut = self.balancing.uses_gradients or bool(self.affinity_interval)
+        if needs_cut and not isinstance(self.module_, SharedEncoder):
+            raise TypeError(
+                f"{type(self.module_).__name__} has no shared() and task_logits() "
+                "methods, which gradient-based loss balancing and task affinity "
+                "need (see sk_mtgru._net.SharedEncoder); use a static or loss-based "
+                "balancing and affinity_interval=None with this module."
+            )
+        return self
+
+    def on_epoch_begin(self, net: NeuralNet, **kwargs: Any) -> None:
+        super().on_epoch_begin(net, **kwargs)
+        self._batches_this_epoch = {"train": 0, "valid": 0}
+
+    def on_batch_begin(
+        self, net: NeuralNet, batch: Any = None, training: bool = False, **kwargs: Any
+    ) -> None:
+        super().on_batch_begin(net, batch=batch, training=training, **kwargs)
+        self._batches_this_epoch["train" if training else "valid"] += 1
+
     def set_task_weights(self, task_weights: Sequence[float]) -> None:
         """Change the static task weights, e.g. between ``partial_fit`` calls."""
         self.task_weights = task_weights
         self.balancer_.task_weights.copy_(torch.as_tensor(task_weights))
 
     def infer(self, x: Mapping[str, torch.Tensor], **fit_params: Any) -> Any:
+        """The module's logits; the weights stay out of its inputs. In a training
+        step that takes per-task gradients, the heads read a detached copy of the
+        shared representation (see :class:`SharedEncoder`)."""
         x = {key: value for key, value in x.items() if key not in self._WEIGHT_KEYS}
-        return super().infer(x, **fit_params)
+        cut = self._cut
+        if cut is None or not torch.is_grad_enabled():
+            return super().infer(x, **fit_params)
+        inputs = to_tensor(x, device=self.device)
+        module: SharedEncoder = self.module_
+        cut.shared = module.shared(inputs["x"], inputs["lengths"])
+        cut.detached = cut.shared.detach().requires_grad_()
+        return module.task_logits(cut.detached, inputs["lengths"])
 
     def get_loss(
         self,
@@ -98,9 +167,26 @@ class MultiTaskNet(NeuralNet):
         ``w = X["loss_weight"]``, so samples without a label for the task (weight 0)
         never enter it, and a batch with no label for the task contributes nothing.
         The balancing state (``balancer_``) combines them; with the default static
-        weighting, into ``sum_k task_weights[k] * loss_k``.
+        weighting, into ``sum_k task_weights[k] * loss_k``. In a training step that
+        takes per-task gradients, each task's gradient on the shared
+        representation is taken here, where the task losses are.
         """
-        return self._losses(y_pred, y_true, X, training)[0]
+        if X is None:
+            raise ValueError("MultiTaskNet.get_loss needs the batch X: its weights.")
+        total, losses, present, weights = self._losses(y_pred, y_true, X, training)
+        cut = self._cut
+        if training and cut is not None and cut.detached is not None:
+            cut.gradients = [
+                torch.autograd.grad(
+                    weights[k] * losses[k], cut.detached, retain_graph=True
+                )[0]
+                if bool(present[k])
+                else None
+                for k in range(len(losses))
+            ]
+            if cut.measure_affinity:
+                self._record_affinity(cut.gradients)
+        return total
 
     def _task_losses(
         self,
@@ -218,57 +304,50 @@ class MultiTaskNet(NeuralNet):
         return total, losses, present, weights
 
     def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
-        """skorch's step, or, when per-task gradients are needed, one that takes them.
+        """skorch's step; when per-task gradients are needed, with the encoder cut
+        from the heads.
 
         Per-task gradients are taken on the shared representation (the encoder's
         output), not on the encoder's parameters, so they cost one backward pass
         through the heads per task: the encoder itself is backpropagated once, with
         the combined gradient. They are needed at every batch by a gradient-based
         balancing, and every ``affinity_interval`` batches to measure task affinity.
+        skorch's step runs as usual -- :meth:`infer` cuts the graph, :meth:`get_loss`
+        takes the task gradients, skorch's backward trains the heads, private
+        layers and learnable balancing weights -- then the encoder is
+        backpropagated here.
         """
         # Batches are counted over the whole fit, not per epoch: an epoch may have
         # fewer batches than the interval.
         n_batches = self.train_batches_
         self.train_batches_ += 1
-        measure = (
-            bool(self.affinity_interval) and n_batches % self.affinity_interval == 0
-        )
+        interval = self.affinity_interval
+        measure = bool(interval) and n_batches % (interval or 1) == 0
         if not (self.balancing.uses_gradients or measure):
             return super().train_step_single(batch, **fit_params)
-        self._set_training(True)
-        Xi, yi = unpack_data(batch)
-        x = to_tensor(
-            {k: v for k, v in Xi.items() if k not in self._WEIGHT_KEYS},
-            device=self.device,
-        )
-        shared = self.module_.shared(x["x"], x["lengths"])
-        detached = shared.detach().requires_grad_()
-        y_pred = self.module_.task_logits(detached, x["lengths"])
-        total, losses, present, weights = self._losses(y_pred, yi, Xi, training=True)
-        gradients = [
-            torch.autograd.grad(weights[k] * losses[k], detached, retain_graph=True)[0]
-            if bool(present[k])
-            else None
-            for k in range(len(losses))
-        ]
-        if measure:
-            self._record_affinity(gradients)
-        total.backward()  # the heads, private layers and learnable balancing weights
+        self._cut = cut = _SharedCut(measure_affinity=measure)
+        try:
+            step = super().train_step_single(batch, **fit_params)
+        finally:
+            self._cut = None
+        if cut.shared is None or cut.detached is None:
+            raise RuntimeError("infer() did not cut the shared representation")
         if self.balancing.uses_gradients:
-            combined = self.balancer_.combine_gradients(gradients)
+            combined = self.balancer_.combine_gradients(cut.gradients)
         else:
-            combined = detached.grad
+            combined = cut.detached.grad
         if combined is not None:
-            shared.backward(combined)
-        return {"loss": total, "y_pred": y_pred}
+            cut.shared.backward(combined)
+        return step
 
     def _record_affinity(self, gradients: list[torch.Tensor | None]) -> None:
         """Cosine similarity of each pair of present tasks' gradients (NaN else)."""
         n = len(gradients)
         present = [k for k, g in enumerate(gradients) if g is not None]
         affinity = torch.full((n, n), float("nan"))
-        if present:
-            flat = torch.stack([gradients[k].flatten() for k in present])
+        given = [g.flatten() for g in gradients if g is not None]
+        if given:
+            flat = torch.stack(given)
             unit = torch.nn.functional.normalize(flat, dim=1)
             index = torch.tensor(present)
             affinity[index[:, None], index[None, :]] = (unit @ unit.T).cpu()
@@ -276,10 +355,7 @@ class MultiTaskNet(NeuralNet):
 
     def _diverged(self, task: str, value: float, prefix: str) -> None:
         epoch = len(self.history)
-        # skorch opened the current batch's row already; count this split's before it.
-        marker = f"{prefix}_loss_sum_{self.task_names[0]}"
-        earlier = self.history[-1]["batches"][:-1] if epoch else []
-        batch = 1 + sum(marker in row for row in earlier)
+        batch = self._batches_this_epoch[prefix]
         which = "validation loss" if prefix == "valid" else "loss"
         raise TrainingDivergedError(
             f"the {which} of task {task!r} became {value} in epoch {epoch}, batch "
@@ -300,8 +376,7 @@ class TaskEpochMetrics(Callback):
     ``weight_<task>``, the mean weight in force over the epoch's training batches,
     ``train_objective``, the static objective ``sum_k task_weights[k] *
     train_loss_<task>`` (which, unlike ``train_loss`` under an adaptive balancing,
-    is comparable from epoch to epoch: the stopping rule watches it), and passes
-    the epoch's training losses to the balancing state. When task
+    is comparable from epoch to epoch: the stopping rule watches it). When task
     affinity was measured, records ``task_affinity``: the mean over the measured
     batches of the cosine similarity of each pair of tasks' gradients.
 
@@ -353,11 +428,23 @@ class TaskEpochMetrics(Callback):
                 warnings.simplefilter("ignore", RuntimeWarning)  # a task never present
                 affinity = np.nanmean(np.array(measured, dtype=float), axis=0)
             net.history.record("task_affinity", affinity.tolist())
-        net.balancer_.end_epoch(
-            torch.tensor(
-                [net.history[-1, f"train_loss_{name}"] for name in self.task_names]
+
+
+class BalancingEpochEnd(Callback):
+    """Passes each epoch's training loss per task to the balancing state.
+
+    Strategies that adapt between epochs (:class:`~sk_mtgru.balancing.\
+DynamicWeightAverage`) read them. Must follow :class:`TaskEpochMetrics`, which
+    records those losses.
+    """
+
+    def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
+        row = net.history[-1]
+        names = net.task_names
+        if f"train_loss_{names[0]}" in row:
+            net.balancer_.end_epoch(
+                torch.tensor([row[f"train_loss_{name}"] for name in names])
             )
-        )
 
 
 def last_task_affinity(history: Any) -> np.ndarray | None:

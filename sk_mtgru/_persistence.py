@@ -305,18 +305,38 @@ def load(path: str | os.PathLike) -> Any:
     >>> bool((sk_mtgru.load(path).predict(X) == clf.predict(X)).all())
     True
     """
-    from ._estimator import MultiTaskGRUClassifier, _seeded_torch
-    from ._validation import check_task_weights, validate_params
-
     path = os.fspath(path)
     document, tensors = _read_file(path)
     r = _Reader(path)
+    version = _check_header(document, r)
+    estimator = _read_params(document, r, version)
+    config = _read_module(document, r, version)
+    fitted = _read_fitted(document, r, config)
+    net = _build_network(estimator, config, fitted["task_names"], tensors, r)
+    net.history = History(fitted["history"])
+    estimator.net_ = net
+    estimator.history_ = net.history
+    estimator.task_affinity_ = last_task_affinity(net.history)
+    estimator.n_iter_ = fitted["n_iter"]
+    estimator._width_2d = fitted["width_2d"]
+    estimator.task_names_ = np.asarray(fitted["task_names"], dtype=object)
+    estimator.n_tasks_ = len(fitted["task_names"])
+    estimator.n_features_in_ = fitted["n_features_in"]
+    estimator._one_dimensional_y = fitted["one_dimensional"]
+    classes = fitted["classes"]
+    estimator.classes_ = classes[0] if fitted["one_dimensional"] else classes
+    return estimator
+
+
+def _check_header(document: dict[str, Any], r: _Reader) -> int:
+    """The file's format version, after checking its format, versions and
+    estimator."""
     if r.get(document, "format", str, "the file") != FORMAT_NAME:
         raise r.fail("format", f"must be {FORMAT_NAME!r}.")
     version = r.get(document, "format_version", int, "the file")
     if version > FORMAT_VERSION:
         raise ValueError(
-            f"{path} was written in sk_mtgru's file format {version}, newer than the "
+            f"{r.path} was written in sk_mtgru's file format {version}, newer than the "
             f"format {FORMAT_VERSION} this sk_mtgru {_package_version()} reads. "
             "Upgrade sk_mtgru to load it."
         )
@@ -326,14 +346,21 @@ def load(path: str | os.PathLike) -> Any:
     written_by = r.get(versions, "sk_mtgru", str, "versions")
     if _version_tuple(written_by) < _version_tuple(_package_version()):
         warnings.warn(
-            f"{path} was written by sk_mtgru {written_by} and is loaded by sk_mtgru "
+            f"{r.path} was written by sk_mtgru {written_by} and is loaded by sk_mtgru "
             f"{_package_version()}; re-save it to update it.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,  # the caller of load
         )
     name = r.get(document, "estimator", str, "the file")
-    if name != MultiTaskGRUClassifier.__name__:
+    if name != "MultiTaskGRUClassifier":
         raise r.fail("estimator", f"names an unknown estimator {name!r}.")
+    return version
+
+
+def _read_params(document: dict[str, Any], r: _Reader, version: int) -> Any:
+    """The unfitted estimator the file's ``params`` describe, validated."""
+    from ._estimator import MultiTaskGRUClassifier
+    from ._validation import validate_params
 
     params = r.get(document, "params", dict, "the file")
     if version == 1:
@@ -372,6 +399,11 @@ def load(path: str | os.PathLike) -> Any:
     except (ValueError, TypeError) as exc:
         raise r.fail("params", f"are invalid: {exc}") from exc
 
+    return estimator
+
+
+def _read_module(document: dict[str, Any], r: _Reader, version: int) -> dict[str, Any]:
+    """The network's architecture, checked for consistency."""
     module_doc = r.get(document, "module", dict, "the file")
     if version == 1 and isinstance(module_doc, dict):
         module_doc = _FORMAT_1_MODULE | module_doc
@@ -415,6 +447,14 @@ def load(path: str | os.PathLike) -> Any:
     ):
         raise r.fail("module", "has invalid convolution sizes.")
 
+    return config
+
+
+def _read_fitted(
+    document: dict[str, Any], r: _Reader, config: dict[str, Any]
+) -> dict[str, Any]:
+    """The fitted attributes: task names, classes, history, ..., checked against
+    the network."""
     fitted = r.get(document, "fitted", dict, "the file")
     task_names = r.get(fitted, "task_names", list, "fitted")
     if not all(isinstance(t, str) for t in task_names):
@@ -467,6 +507,29 @@ def load(path: str | os.PathLike) -> Any:
                 "must be a list of dicts of plain values (or lists of them, as the "
                 "task affinity matrix).",
             )
+
+    return {
+        "task_names": task_names,
+        "classes": classes,
+        "one_dimensional": one_dimensional,
+        "n_features_in": n_features_in,
+        "width_2d": width_2d,
+        "n_iter": n_iter,
+        "history": history,
+    }
+
+
+def _build_network(
+    estimator: Any,
+    config: dict[str, Any],
+    task_names: list[str],
+    tensors: dict[str, torch.Tensor],
+    r: _Reader,
+) -> Any:
+    """The skorch net of ``config``, holding the file's weights once they are
+    checked against it."""
+    from ._estimator import _seeded_torch
+    from ._validation import check_task_weights
 
     device = torch.device("cpu")
     try:
@@ -522,16 +585,4 @@ def load(path: str | os.PathLike) -> Any:
         if not bool(torch.isfinite(got).all()):
             raise r.fail(f"tensor {key!r}", "has non-finite values.")
     net.module_.load_state_dict(tensors)
-    net.history = History(history)
-
-    estimator.net_ = net
-    estimator.history_ = net.history
-    estimator.task_affinity_ = last_task_affinity(net.history)
-    estimator.n_iter_ = n_iter
-    estimator._width_2d = width_2d
-    estimator.task_names_ = np.asarray(task_names, dtype=object)
-    estimator.n_tasks_ = len(task_names)
-    estimator.n_features_in_ = n_features_in
-    estimator._one_dimensional_y = one_dimensional
-    estimator.classes_ = classes[0] if one_dimensional else classes
-    return estimator
+    return net

@@ -120,13 +120,13 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         self.n_samples_seen_ = count
         self.mean_ = mean if self.with_mean else None
         if self.with_std:
-            self.var_ = var
+            self.var_: np.ndarray | None = var
             scale = np.sqrt(var)
             # Constant features (up to rounding error, relative to their level)
             # keep their values' scale.
             eps = np.finfo(np.float64).eps
             scale[(var == 0) | (scale < 10 * eps * np.abs(mean))] = 1.0
-            self.scale_ = scale
+            self.scale_: np.ndarray | None = scale
         else:
             self.var_ = None
             self.scale_ = None

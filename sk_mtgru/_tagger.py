@@ -330,7 +330,7 @@ verbose, warm_start
                     f"supervision_layers gives task {name!r} the layer {layer!r}; "
                     "layers are ints (0 = lowest, -1 = top)."
                 )
-            if not -self.num_layers <= layer < self.num_layers:
+            if not -self.num_layers <= int(layer) < self.num_layers:
                 raise ValueError(
                     f"supervision_layers gives task {name!r} the layer {layer}, but "
                     f"the network has num_layers={self.num_layers} (layers 0 .. "
@@ -341,7 +341,11 @@ verbose, warm_start
 
     # --------------------------------------------------------------- prediction
 
-    def predict_proba(self, X: Any) -> list[list[np.ndarray]] | list[np.ndarray]:
+    # A label per step, not per sequence: the return types differ from the
+    # classifier's, which the tagger subclasses for its fit loop.
+    def predict_proba(  # type: ignore[override]
+        self, X: Any
+    ) -> list[list[np.ndarray]] | list[np.ndarray]:
         """Class probabilities of every task at every step.
 
         Parameters
@@ -364,7 +368,7 @@ n_classes_k)
             probas.append([p[i, :n] for i, n in enumerate(lengths)])
         return probas[0] if self._one_dimensional_y else probas
 
-    def predict(self, X: Any) -> list[np.ndarray]:
+    def predict(self, X: Any) -> list[np.ndarray]:  # type: ignore[override]
         """Most probable label of every task at every step.
 
         Parameters

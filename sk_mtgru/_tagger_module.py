@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -89,7 +90,7 @@ class MultiTaskGRUTaggerModule(nn.Module):
         output = x[:, :max_length]
         outputs = []
         for gru in self.grus:
-            output = run_gru(gru, output, lengths_cpu, self.gru_kernel)[0]
+            output = run_gru(cast(nn.GRU, gru), output, lengths_cpu, self.gru_kernel)[0]
             output = self.dropout(output)
             outputs.append(output)
         return torch.cat(outputs, dim=-1)

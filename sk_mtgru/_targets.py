@@ -229,6 +229,7 @@ def class_weights(
     out keep weight 1.
     """
     n_tasks = len(classes)
+    entries: list[Any]
     if spec is None or isinstance(spec, str):
         entries = [spec] * n_tasks
     elif isinstance(spec, dict) and one_dimensional:

@@ -242,7 +242,7 @@ def _check_sequence_list(
             f"{estimator} got an empty list of sequences: found 0 sample(s), while a "
             "minimum of 1 is required."
         )
-    checked = []
+    checked: list[np.ndarray] = []
     for i, seq in enumerate(X):
         n_features = checked[0].shape[1] if checked else None
         checked.append(
@@ -281,12 +281,15 @@ class LazySequences:
                 "sample(s), while a minimum of 1 is required."
             )
         lengths = np.empty(n, dtype=np.int64)
-        n_features = None
-        for i in range(n):
+        first = _check_one_sequence(
+            source[0], 0, dtype=dtype, estimator=estimator, n_features=None
+        )
+        n_features = int(first.shape[1])
+        lengths[0] = len(first)
+        for i in range(1, n):
             seq = _check_one_sequence(
                 source[i], i, dtype=dtype, estimator=estimator, n_features=n_features
             )
-            n_features = seq.shape[1]
             lengths[i] = len(seq)
         self.lengths = lengths
         self.n_features = n_features
@@ -365,7 +368,9 @@ def warn_if_transposed(
 
 
 def check_n_features(
-    X: np.ndarray | list[np.ndarray], n_features_in: int, estimator: str
+    X: np.ndarray | list[np.ndarray] | LazySequences,
+    n_features_in: int,
+    estimator: str,
 ) -> None:
     """Raise when validated ``X`` has other features per step than at fit."""
     n_features = n_features_of(X)

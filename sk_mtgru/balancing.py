@@ -46,6 +46,8 @@ class BalancingState(nn.Module):
         The estimator's static task weights.
     """
 
+    task_weights: torch.Tensor  # a buffer: it follows the net to its device
+
     def __init__(self, task_weights: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("task_weights", task_weights.clone().float())
@@ -168,6 +170,9 @@ class UncertaintyWeighting(LossBalancing):
 
 
 class _DWAState(BalancingState):
+    history: torch.Tensor
+    dynamic: torch.Tensor
+
     def __init__(self, task_weights: torch.Tensor, temperature: float) -> None:
         super().__init__(task_weights)
         self.temperature = temperature
@@ -314,6 +319,10 @@ class PCGrad(LossBalancing):
 
 
 class _GradNormState(BalancingState):
+    learnt: torch.Tensor
+    initial: torch.Tensor
+    last: torch.Tensor
+
     def __init__(self, task_weights: torch.Tensor, alpha: float, lr: float) -> None:
         super().__init__(task_weights)
         self.alpha = alpha
@@ -341,11 +350,12 @@ class _GradNormState(BalancingState):
         self, gradients: list[torch.Tensor | None]
     ) -> torch.Tensor | None:
         present = [k for k, g in enumerate(gradients) if g is not None]
-        if not present:
+        given = [g for g in gradients if g is not None]
+        if not given:
             return None
-        combined = torch.stack([gradients[k] for k in present]).sum(dim=0)
-        if len(present) > 1:
-            self._update([gradients[k] for k in present], present)
+        combined = torch.stack(given).sum(dim=0)
+        if len(given) > 1:
+            self._update(given, present)
         return combined
 
     def _update(self, gradients: list[torch.Tensor], present: list[int]) -> None:
@@ -354,7 +364,7 @@ class _GradNormState(BalancingState):
         ratios = self.last[index] / self.initial[index].clamp_min(1e-12)
         relative = ratios / ratios.mean()
         target = norms.mean() * relative**self.alpha
-        weights = self.weights(None)[index]
+        weights = (self.task_weights * self.learnt)[index]
         # d sum_k |G_k - target_k| / d w_k, with G_k = w_k |grad L_k|.
         step = torch.sign(norms - target) * norms / weights.clamp_min(1e-12)
         learnt = self.learnt.clone()
@@ -412,6 +422,10 @@ class GradNorm(LossBalancing):
 
 class _FAMOState(BalancingState):
     _BETAS = (0.9, 0.999)
+    logits: torch.Tensor
+    moment: torch.Tensor
+    second_moment: torch.Tensor
+    before: torch.Tensor
 
     def __init__(self, task_weights: torch.Tensor, lr: float, gamma: float) -> None:
         super().__init__(task_weights)

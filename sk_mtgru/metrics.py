@@ -186,27 +186,27 @@ class _Scorer:
         self.name = name
         self.task = task
 
-    def _index(self, final: Any) -> int:
+    def _index(self, final: Any, task: int | str) -> int:
         names = [str(n) for n in getattr(final, "task_names_", [])]
-        if isinstance(self.task, str):
-            if self.task not in names:
+        if isinstance(task, str):
+            if task not in names:
                 raise ValueError(
-                    f"task_accuracy_scorer: unknown task {self.task!r}; the fitted "
+                    f"task_accuracy_scorer: unknown task {task!r}; the fitted "
                     f"estimator's tasks are {names}."
                 )
-            return names.index(self.task)
-        if names and not -len(names) <= self.task < len(names):
+            return names.index(task)
+        if names and not -len(names) <= task < len(names):
             raise ValueError(
-                f"task_accuracy_scorer: task index {self.task} is out of range for "
+                f"task_accuracy_scorer: task index {task} is out of range for "
                 f"{len(names)} task(s)."
             )
-        return int(self.task)
+        return int(task)
 
     def __call__(
         self, estimator: Any, X: Any, y: Any, sample_weight: Any = None
     ) -> float:
         final = _final_estimator(estimator)
-        index = None if self.task is None else self._index(final)
+        index = None if self.task is None else self._index(final, self.task)
         result = self.metric(
             y,
             estimator.predict(X),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from numbers import Integral, Real
+from typing import cast
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def task_weight_grid(
     10
     """
     names = _task_names(tasks)
-    n_tasks = len(names) if names is not None else int(tasks)
+    n_tasks = len(names) if names is not None else int(cast(int, tasks))
     if scale == "linear":
         parts = 2 * n_tasks if resolution is None else _positive_int(resolution)
         if not include_zero and parts < n_tasks:

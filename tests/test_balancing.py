@@ -276,3 +276,37 @@ def test_gradnorm_and_famo_train_through_the_estimator(dense_data, strategy):
     weights = np.array([clf.history_[:, f"weight_task_{k}"] for k in range(2)])
     assert np.all(np.isfinite(weights)) and not np.allclose(weights, 1.0)
     assert clf.predict(X).shape == Y.shape
+
+
+class _HeadOnly(torch.nn.Module):
+    """A module without the shared()/task_logits() split."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = torch.nn.Linear(3, 2)
+
+    def forward(self, x, lengths):
+        return (self.head(x[:, -1]),)
+
+
+def _net_around(module, balancing, affinity_interval):
+    from sk_mtgru._net import MultiTaskNet
+
+    return MultiTaskNet(
+        module=module,
+        criterion=torch.nn.CrossEntropyLoss,
+        criterion__reduction="none",
+        task_names=["task_0"],
+        task_weights=[1.0],
+        balancing=balancing,
+        affinity_interval=affinity_interval,
+    )
+
+
+def test_gradient_strategies_refuse_a_module_without_a_shared_representation():
+    with pytest.raises(TypeError, match=r"no shared\(\) and task_logits\(\)"):
+        _net_around(_HeadOnly, PCGrad(), None).initialize()
+    with pytest.raises(TypeError, match="task affinity"):
+        _net_around(_HeadOnly, StaticWeighting(), 10).initialize()
+    # Loss-based strategies need no split.
+    _net_around(_HeadOnly, StaticWeighting(), None).initialize()

@@ -135,3 +135,12 @@ def test_bundled_watch_file_loads_without_pickle():
     path = resources.files("sk_mtgru.datasets").joinpath("data", "watch.npz")
     with path.open("rb") as f, np.load(f, allow_pickle=False) as data:
         assert all(data[name].dtype != object for name in data.files)
+
+
+def test_per_step_labels_are_constant_over_each_segment():
+    X, Y = make_multitask_sequences(
+        5, n_tasks=2, length=40, per_step=True, segment_length=10, random_state=0
+    )
+    for labels in Y:
+        for start in range(0, 40, 10):
+            assert (labels[start : start + 10] == labels[start]).all()

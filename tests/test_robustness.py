@@ -73,8 +73,9 @@ def test_divergence_with_early_stopping_restores_the_last_good_weights_and_warns
     )
     with pytest.warns(
         ConvergenceWarning, match="became nan in epoch 2.*weights of epoch 1, the best"
-    ):
+    ) as seen:
         clf = small_classifier(**params).fit(X, Y)
+    assert seen[0].filename == __file__  # the user's call of fit
     reference = small_classifier(**{**params, "max_iter": 1}).fit(X, Y)
     for restored, first_epoch in zip(clf.predict_proba(X), reference.predict_proba(X)):
         np.testing.assert_array_equal(restored, first_epoch)
@@ -157,3 +158,21 @@ def test_torch_is_left_with_the_threads_it_had(dense_data):
     before = torch.get_num_threads()
     small_classifier().fit(X, Y).predict(X)
     assert torch.get_num_threads() == before
+
+
+def test_divergence_names_the_epoch_and_batch_it_happened_in(dense_data, monkeypatch):
+    forward = MultiTaskGRU.forward
+    training_batches = []
+
+    def diverging_forward(self, x, lengths):
+        logits = forward(self, x, lengths)
+        if self.training:
+            training_batches.append(len(x))
+            if len(training_batches) == 7:  # 4 batches an epoch: epoch 2, batch 3
+                return (logits[0] * float("inf"),) + logits[1:]
+        return logits
+
+    monkeypatch.setattr(MultiTaskGRU, "forward", diverging_forward)
+    X, Y = dense_data
+    with pytest.raises(TrainingDivergedError, match="in epoch 2, batch 3\\."):
+        small_classifier(max_iter=4, task_affinity_interval=None).fit(X, Y)

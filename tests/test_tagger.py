@@ -1,5 +1,6 @@
 """MultiTaskGRUTagger: a label per step and task, padding never seen, layers chosen."""
 
+import copy
 import subprocess
 import sys
 import textwrap
@@ -77,27 +78,18 @@ def test_padding_changes_no_prediction(streams, bidirectional):
 
 def test_padding_never_enters_the_loss(streams):
     X, Y = streams
-    tagger = small_tagger().fit(X, Y)
-    net = tagger.net_
-    dataset = tagger._training_dataset(
-        X, np.concatenate(Y), np.ones(len(X)), [np.ones(3), np.ones(3)]
-    )
-    x, y = dataset.batch(torch.arange(len(X)))
-    net.module_.eval()
-    with torch.no_grad():
-        losses = net._task_losses(net.module_(x["x"], x["lengths"]), y, x)[0]
-        expected = []
-        for k in range(2):
-            per_step = [
-                torch.nn.functional.cross_entropy(
-                    net.module_(torch.as_tensor(s[None]), torch.tensor([len(s)]))[k][0],
-                    torch.as_tensor(labels[:, k]),
-                    reduction="sum",
-                )
-                for s, labels in zip(X, Y)
-            ]
-            expected.append(sum(per_step) / sum(len(s) for s in X))
-    np.testing.assert_allclose(losses.numpy(), expected, rtol=1e-5)
+    tagger = small_tagger(batch_size=len(X)).fit(X, Y)
+    first = copy.deepcopy(tagger)
+    tagger.set_params(warm_start=True, max_iter=1).fit(X, Y)
+    # One batch of every stream, padded to the longest: its loss, computed with
+    # the first fit's weights before the step, is the mean over real steps only.
+    for k in range(2):
+        proba = np.concatenate(first.predict_proba(X)[k])
+        labels = np.concatenate(Y)[:, k]
+        log_loss = -np.log(proba[np.arange(len(labels)), labels]).mean()
+        assert tagger.history_[-1, f"train_loss_task_{k}"] == pytest.approx(
+            log_loss, rel=1e-5
+        )
 
 
 def test_a_causal_tagger_never_looks_ahead(streams):
@@ -199,16 +191,33 @@ def test_missing_step_labels_leave_training_and_score(streams):
     assert tagger.score(X, Y) == pytest.approx(expected)
 
 
-def test_class_weight_and_sample_weight_count_steps(streams):
+def test_class_weight_and_sample_weight_weigh_every_step(streams):
     X, Y = streams
-    plain = small_tagger().fit(X, Y).history_[:, "train_loss"]
-    weighted = small_tagger(class_weight=[{0: 5.0, 1: 1.0}, None])
-    assert weighted.fit(X, Y).history_[:, "train_loss"] != plain
-    tagger = small_tagger().fit(X, Y)
+    first = small_tagger(batch_size=len(X)).fit(X, Y)
+    class_weight = [{0: 5.0, 1: 1.0}, None]
+    sample_weight = np.linspace(0.5, 2.0, len(X))
+    continued = copy.deepcopy(first).set_params(
+        warm_start=True, max_iter=1, class_weight=class_weight
+    )
+    continued.fit(X, Y, sample_weight=sample_weight)
+    # The first batch's loss, before any step: each real step weighs its
+    # sequence's sample weight times its label's class weight (1 if not listed).
+    per_step_sample_weight = np.repeat(sample_weight, [len(x) for x in X])
+    for k in range(2):
+        proba = np.concatenate(first.predict_proba(X)[k])
+        labels = np.concatenate(Y)[:, k]
+        weights = per_step_sample_weight * np.array(
+            [(class_weight[k] or {}).get(label, 1.0) for label in labels]
+        )
+        log_loss = -np.log(proba[np.arange(len(labels)), labels])
+        assert continued.history_[-1, f"train_loss_task_{k}"] == pytest.approx(
+            np.sum(weights * log_loss) / np.sum(weights), rel=1e-5
+        )
+    # Scores count steps too: zero weights leave sequences out.
     weights = np.zeros(len(X))
     weights[:10] = 1.0
-    assert tagger.score(X, Y, sample_weight=weights) == pytest.approx(
-        tagger.score(X[:10], Y[:10])
+    assert first.score(X, Y, sample_weight=weights) == pytest.approx(
+        first.score(X[:10], Y[:10])
     )
 
 
@@ -277,15 +286,6 @@ def test_safe_format_is_not_offered_yet(tmp_path, streams):
     X, Y = streams
     with pytest.raises(NotImplementedError, match="joblib"):
         small_tagger().fit(X, Y).save(tmp_path / "t.safetensors")
-
-
-def test_per_step_generator_labels_segments(streams):
-    X, Y = make_multitask_sequences(
-        5, n_tasks=2, length=40, per_step=True, segment_length=10, random_state=0
-    )
-    for labels in Y:
-        for start in range(0, 40, 10):
-            assert (labels[start : start + 10] == labels[start]).all()
 
 
 def test_early_stopping_validates_on_held_out_streams(streams):

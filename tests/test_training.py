@@ -104,8 +104,10 @@ def test_the_stopping_rule_watches_the_static_objective_not_a_balanced_loss(
 
 def test_a_loss_still_falling_at_max_iter_is_a_convergence_warning(learnable_data):
     X, Y = learnable_data
-    with pytest.warns(ConvergenceWarning, match="max_iter=2 .*still falling"):
+    with pytest.warns(ConvergenceWarning, match="max_iter=2 .*still falling") as seen:
         small_classifier(max_iter=2).fit(X[:100], Y[:100])
+    # The warning points at the user's call of fit.
+    assert seen[0].filename == __file__
 
 
 def test_a_converged_fit_does_not_warn():

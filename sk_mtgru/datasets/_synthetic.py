@@ -114,7 +114,7 @@ def make_multitask_sequences(
     n_samples = _check_positive_int(n_samples, "n_samples", 1)
     n_tasks = _check_positive_int(n_tasks, "n_tasks", 1)
     n_features = _check_positive_int(n_features, "n_features", 1)
-    if isinstance(n_classes, Integral):
+    if isinstance(n_classes, (int, np.integer)):
         classes = [_check_positive_int(n_classes, "n_classes", 2)] * n_tasks
     else:
         classes = [_check_positive_int(c, "n_classes", 2) for c in n_classes]
@@ -123,7 +123,7 @@ def make_multitask_sequences(
                 f"n_classes has {len(classes)} entries but n_tasks={n_tasks}; give one "
                 "per task or a single int."
             )
-    if isinstance(length, Integral):
+    if isinstance(length, (int, np.integer)):
         low = high = _check_positive_int(length, "length", 1)
     else:
         if len(length) != 2:

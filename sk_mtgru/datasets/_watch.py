@@ -13,7 +13,7 @@ _TASKS = ["exercise", "subject", "side"]
 
 
 def _data_file(name: str):
-    return resources.files("sk_mtgru.datasets").joinpath("data", name)
+    return resources.files("sk_mtgru.datasets").joinpath("data").joinpath(name)
 
 
 def load_watch(*, return_X_y: bool = False, as_frame: bool = False):
