@@ -111,3 +111,36 @@ def test_with_crops_a_long_sequence_is_predicted_by_its_windows_mean_probability
         clf.set_params(crop_length=12)
     np.testing.assert_allclose(proba, np.stack(expected), rtol=1e-6)
     assert clf.predict(X[:3]).tolist() == np.argmax(proba, axis=1).tolist()
+
+
+def test_an_epoch_has_as_many_batches_as_its_length_says():
+    dataset = _dataset([5, 9, 7, 3, 8, 6, 4])
+    for batch_size in (1, 3, 7, 10):
+        iterator = BatchIterator(dataset, batch_size, shuffle=True, bucketing=True)
+        assert len(iterator) == len(_epoch(iterator)) == -(-7 // batch_size)
+    subset = torch.utils.data.Subset(dataset, [0, 2, 4, 6, 1])
+    assert len(BatchIterator(subset, 2)) == 3
+
+
+def test_indexing_the_dataset_gives_one_sequence_and_its_targets():
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(n, 2)).astype(np.float32) for n in (4, 6, 5)]
+    values, lengths = pad_sequences(X)
+    y = np.array([[0, 1], [1, 2], [1, 0]])
+    x, target = SequenceDataset(values, lengths, y)[1]
+    np.testing.assert_array_equal(x["x"].numpy(), X[1])
+    assert int(x["lengths"]) == 6 and target.tolist() == [1, 2]
+
+
+def test_crops_start_anywhere_with_equal_chance():
+    # Sequences one step longer than the crop: starts 0 and 1, half the time each.
+    dataset = SequenceDataset(
+        np.arange(2000 * 11, dtype=np.float32).reshape(2000, 11, 1) % 11,
+        np.full(2000, 11),
+        np.zeros((2000, 1), dtype=np.int64),
+    )
+    torch.manual_seed(0)
+    x, _ = dataset.batch(torch.arange(2000), crop_length=10)
+    starts = x["x"][:, 0, 0].numpy()
+    assert set(starts.tolist()) == {0.0, 1.0}
+    assert 0.45 < np.mean(starts == 1.0) < 0.55

@@ -136,6 +136,12 @@ def _loss_weights_of(clf, X, Y):
     return loss_weights(np.ones(len(Y), np.float32), codes, per_class)
 
 
+def test_class_weights_below_one_and_zero_are_weights_like_any_other(dense_data):
+    X, Y = dense_data
+    clf = small_classifier(class_weight=[{0: 0.5}, {1: 0.0, 2: 0.25}]).fit(X, Y)
+    assert np.isfinite(clf.history_[:, "train_loss"]).all()
+
+
 def test_class_weight_per_task_by_list_or_name(dense_data):
     X, Y = dense_data
     by_list = small_classifier(class_weight=[None, {2: 5.0}]).fit(X, Y)

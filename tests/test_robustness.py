@@ -176,3 +176,14 @@ def test_divergence_names_the_epoch_and_batch_it_happened_in(dense_data, monkeyp
     X, Y = dense_data
     with pytest.raises(TrainingDivergedError, match="in epoch 2, batch 3\\."):
         small_classifier(max_iter=4, task_affinity_interval=None).fit(X, Y)
+
+
+@pytest.mark.parametrize("layout", ["3-D", "ragged"])
+def test_values_too_large_for_float32_are_a_clear_error(dense_data, layout):
+    X, Y = dense_data
+    X = X.astype(np.float64)
+    X[3, 2, 1] = 1e39
+    if layout == "ragged":
+        X = [x[: 8 + i % 4] for i, x in enumerate(X)]
+    with pytest.raises(ValueError, match="too large for float32"):
+        small_classifier().fit(X, Y)

@@ -60,6 +60,7 @@ TESTS = {
     "_data.py": [
         "tests/test_batching.py",
         "tests/test_out_of_memory.py",
+        "tests/test_robustness.py",
         "tests/test_estimator.py",
         "tests/test_tagger.py",
     ],
@@ -70,6 +71,7 @@ TESTS = {
         "tests/test_training.py",
         "tests/test_robustness.py",
         "tests/test_frontend.py",
+        "tests/test_batching.py",
     ],
 }
 
