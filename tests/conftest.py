@@ -9,7 +9,9 @@ from sk_mtgru.datasets import make_multitask_sequences
 
 def small_classifier(**params):
     """A classifier small and quick enough for unit tests."""
-    defaults = dict(hidden_size=8, max_iter=3, batch_size=16, random_state=0)
+    defaults = dict(
+        hidden_size=8, conv_channels=8, max_iter=3, batch_size=16, random_state=0
+    )
     defaults.update(params)
     return MultiTaskGRUClassifier(**defaults)
 
