@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -19,6 +19,11 @@ from .balancing import LossBalancing
 from .exceptions import TrainingDivergedError
 
 __all__ = ["BalancingEpochEnd", "MultiTaskNet", "SharedEncoder", "TaskEpochMetrics"]
+
+_REGRESSION_LOSSES: dict[str, Callable[..., torch.Tensor]] = {
+    "squared_error": torch.nn.functional.mse_loss,
+    "huber": torch.nn.functional.huber_loss,
+}
 
 
 @runtime_checkable
@@ -85,6 +90,17 @@ class MultiTaskNet(NeuralNet):
     balancing : LossBalancing
         How the task losses are combined; its state for this fit is the net's
         ``balancer_``, a criterion whose parameters (if any) train with the module.
+    task_kinds : sequence of {'classification', 'regression'}, default=None
+        The kind of each task (None: all classification). A classification task's
+        head gives logits and its targets are class indices (-1: missing); a
+        regression task's head gives one value and its targets are numbers (NaN:
+        missing), standardised by the estimator.
+    regression_loss : {'squared_error', 'huber'}, default='squared_error'
+        The loss of the regression tasks (Huber with ``delta=1``, in units of the
+        standardised target).
+    target_scales : sequence of float, default=None
+        Each regression task's standard deviation, so that the recorded mean
+        squared errors are in the target's own units (None: all 1).
     """
 
     _WEIGHT_KEYS = ("loss_weight", "sample_weight")
@@ -96,6 +112,9 @@ class MultiTaskNet(NeuralNet):
         task_weights: Sequence[float],
         balancing: LossBalancing,
         affinity_interval: int | None = None,
+        task_kinds: Sequence[str] | None = None,
+        regression_loss: str = "squared_error",
+        target_scales: Sequence[float] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -103,6 +122,9 @@ class MultiTaskNet(NeuralNet):
         self.task_weights = task_weights
         self.balancing = balancing
         self.affinity_interval = affinity_interval
+        self.task_kinds = task_kinds
+        self.regression_loss = regression_loss
+        self.target_scales = target_scales
         # Set by train_step_single for a batch whose per-task gradients are taken.
         self._cut: _SharedCut | None = None
         self._batches_this_epoch = {"train": 0, "valid": 0}
@@ -209,14 +231,48 @@ class MultiTaskNet(NeuralNet):
         tiny = torch.finfo(loss_weight.dtype).tiny
         sums = []
         for k, unit_logits in enumerate(logits):
-            # A missing label (-1) is read as class 0; its weight of 0 removes it.
-            target = y_true[:, k].clamp_min(0)
-            loss = self.criterion_(unit_logits, target)
+            if self._kind(k) == "regression":
+                # A missing target (NaN) is read as 0; its weight of 0 removes it.
+                value = torch.nan_to_num(y_true[:, k].to(unit_logits.dtype))
+                loss = _REGRESSION_LOSSES[self.regression_loss](
+                    unit_logits[:, 0], value, reduction="none"
+                )
+            else:
+                # A missing label (-1) is read as class 0; its weight of 0 removes it.
+                target = y_true[:, k].long().clamp_min(0)
+                loss = self.criterion_(unit_logits, target)
             sums.append((loss * loss_weight[:, k]).sum())
         loss_sums = torch.stack(sums)
         weight_sums = loss_weight.sum(dim=0)
         losses = loss_sums / weight_sums.clamp_min(tiny)
         return losses, weight_sums > 0, loss_sums, weight_sums
+
+    def _kind(self, k: int) -> str:
+        return "classification" if self.task_kinds is None else self.task_kinds[k]
+
+    def _metric_sums(
+        self,
+        logits: list[torch.Tensor],
+        y_true: torch.Tensor,
+        sample_weight: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per task, the sample-weighted sum of the metric over the labelled units
+        (correct predictions; squared errors, in the target's units, for
+        regression) and the weight of the labelled units."""
+        sums, labelled_sums = [], []
+        for k, unit_logits in enumerate(logits):
+            y = y_true[:, k]
+            if self._kind(k) == "regression":
+                labelled = ~torch.isnan(y)
+                scale = 1.0 if self.target_scales is None else self.target_scales[k]
+                error = (unit_logits[:, 0] - torch.nan_to_num(y)) * scale
+                metric = torch.where(labelled, error**2, 0.0)
+            else:
+                labelled = y >= 0
+                metric = (unit_logits.argmax(dim=1) == y) & labelled
+            sums.append((sample_weight * metric).sum())
+            labelled_sums.append((sample_weight * labelled).sum())
+        return torch.stack(sums), torch.stack(labelled_sums)
 
     def _units(
         self,
@@ -274,30 +330,29 @@ class MultiTaskNet(NeuralNet):
         total, weights = self.balancer_(losses, present)
         prefix = "train" if training else "valid"
         with torch.no_grad():
-            labelled = y_true >= 0
-            correct = (
-                torch.stack([unit.argmax(dim=1) for unit in logits], dim=1) == y_true
+            metric_sums, labelled_sums = self._metric_sums(
+                logits, y_true, sample_weight
             )
             figures = torch.stack(
                 [
                     loss_sums,
                     weight_sums,
-                    (sample_weight[:, None] * (correct & labelled)).sum(dim=0),
-                    (sample_weight[:, None] * labelled).sum(dim=0),
+                    metric_sums.to(loss_sums.dtype),
+                    labelled_sums.to(loss_sums.dtype),
                     losses,
                     weights,
                 ],
                 dim=1,
             ).tolist()  # one transfer of every figure of the batch
         record = self.history.record_batch
-        for name, (loss_sum, weight_sum, n_correct, n_labelled, loss, weight) in zip(
+        for name, (loss_sum, weight_sum, metric_sum, n_labelled, loss, weight) in zip(
             self.task_names, figures
         ):
             if not math.isfinite(loss):
                 self._diverged(name, loss, prefix)
             record(f"{prefix}_loss_sum_{name}", loss_sum)
             record(f"{prefix}_loss_weight_{name}", weight_sum)
-            record(f"{prefix}_correct_{name}", n_correct)
+            record(f"{prefix}_metric_sum_{name}", metric_sum)
             record(f"{prefix}_labelled_{name}", n_labelled)
             if training:
                 record(f"train_weight_{name}", weight)
@@ -396,18 +451,19 @@ class TaskEpochMetrics(Callback):
             ]
             if not rows:
                 continue
-            for name in self.task_names:
+            for k, name in enumerate(self.task_names):
                 figures = {
                     key: sum(b[f"{prefix}_{key}_{name}"] for b in rows)
-                    for key in ("loss_sum", "loss_weight", "correct", "labelled")
+                    for key in ("loss_sum", "loss_weight", "metric_sum", "labelled")
                 }
                 net.history.record(
                     f"{prefix}_loss_{name}",
                     _ratio(figures["loss_sum"], figures["loss_weight"]),
                 )
+                metric = "mse" if net._kind(k) == "regression" else "acc"
                 net.history.record(
-                    f"{prefix}_acc_{name}",
-                    _ratio(figures["correct"], figures["labelled"]),
+                    f"{prefix}_{metric}_{name}",
+                    _ratio(figures["metric_sum"], figures["labelled"]),
                 )
         train = [b for b in batches if f"train_weight_{self.task_names[0]}" in b]
         if not train:
@@ -433,9 +489,8 @@ class TaskEpochMetrics(Callback):
 class BalancingEpochEnd(Callback):
     """Passes each epoch's training loss per task to the balancing state.
 
-    Strategies that adapt between epochs (:class:`~sk_mtgru.balancing.\
-DynamicWeightAverage`) read them. Must follow :class:`TaskEpochMetrics`, which
-    records those losses.
+    Strategies that adapt between epochs (dynamic weight average) read them. Must
+    follow :class:`TaskEpochMetrics`, which records those losses.
     """
 
     def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:

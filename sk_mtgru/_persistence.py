@@ -528,7 +528,7 @@ def _build_network(
 ) -> Any:
     """The skorch net of ``config``, holding the file's weights once they are
     checked against it."""
-    from ._estimator import _seeded_torch
+    from ._base import _seeded_torch
     from ._validation import check_task_weights
 
     device = torch.device("cpu")
@@ -540,7 +540,7 @@ def _build_network(
     with _seeded_torch(0, device):
         net = estimator._build_net(
             n_features=config["n_features"],
-            n_classes=config["n_classes"],
+            n_outputs=config["n_classes"],
             task_names=task_names,
             task_weights=task_weights,
             device=device,

@@ -9,10 +9,11 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import _BASE_CONSTRAINTS, _CLASSIFICATION_CONSTRAINTS, BaseMultiTaskGRU
+from ._classification import ClassificationTargetsMixin
 from ._data import SequenceDataset, pad_sequences
-from ._estimator import _SEQUENCE_NETWORK, MultiTaskGRUClassifier
 from ._tagger_module import MultiTaskGRUTaggerModule
-from ._targets import Targets, check_targets, decode_predictions, loss_weights
+from ._targets import Targets, check_targets, decode_predictions
 from ._validation import check_sample_weight, entries_by_task
 from .metrics import _mean_of_labelled_tasks, _per_task_accuracy
 
@@ -86,7 +87,7 @@ def _step_targets(Y: Any, lengths: np.ndarray, estimator: str) -> Targets:
     return check_targets(steps, int(np.sum(lengths)), estimator=estimator)
 
 
-class MultiTaskGRUTagger(MultiTaskGRUClassifier):
+class MultiTaskGRUTagger(ClassificationTargetsMixin, BaseMultiTaskGRU):
     """Multi-task sequence labelling: every task labels every time step.
 
     Stacked GRU layers read each sequence, in both directions by default, and each
@@ -181,11 +182,11 @@ verbose, warm_start
     [3, 3]
     """
 
-    _parameter_constraints: dict = {
-        key: value
-        for key, value in MultiTaskGRUClassifier._parameter_constraints.items()
-        if key not in (*_SEQUENCE_NETWORK, "crop_length")
-    } | {"supervision_layers": [None, "array-like", dict]}
+    _parameter_constraints: dict = (
+        _BASE_CONSTRAINTS
+        | _CLASSIFICATION_CONSTRAINTS
+        | {"supervision_layers": [None, "array-like", dict]}
+    )
 
     def __init__(
         self,
@@ -248,21 +249,24 @@ verbose, warm_start
         self.verbose = verbose
         self.warm_start = warm_start
 
-    # -------------------------------------------------- the classifier's hooks
+    # ------------------------------------------------------- the base's hooks
     def _fit_targets(self, y: Any, X_checked: Any, name: str) -> Targets:
         lengths = np.array([len(x) for x in X_checked])
         return _step_targets(y, lengths, name)
+
+    def _unit_weights(self, weights: np.ndarray, X_checked: Any) -> np.ndarray:
+        """Each step counts with its sequence's weight."""
+        return np.repeat(weights, [len(x) for x in X_checked])
 
     def _training_dataset(
         self,
         X_checked: Any,
         codes: np.ndarray,
         weights: np.ndarray,
-        per_class: list[np.ndarray],
+        step_loss_weights: np.ndarray,
     ) -> SequenceDataset:
         values, lengths = pad_sequences(X_checked)
         step_weights = np.repeat(weights, lengths)
-        step_loss_weights = loss_weights(step_weights, codes, per_class)
         n, longest, n_tasks = len(lengths), int(lengths.max()), codes.shape[1]
         steps = np.arange(longest)[None, :] < lengths[:, None]  # (n, longest) real
         padded_codes = np.full((n, longest, n_tasks), -1, dtype=np.int64)
@@ -280,13 +284,13 @@ verbose, warm_start
         )
 
     def _module(
-        self, n_features: int, n_classes: list[int], task_names: list[str]
+        self, n_features: int, n_outputs: list[int], task_names: list[str]
     ) -> tuple[type[torch.nn.Module], dict[str, Any]]:
         self.supervision_layers_ = self._check_supervision_layers(task_names)
         self._fitted_supervision = self.supervision_layers
         return MultiTaskGRUTaggerModule, {
             "n_features": n_features,
-            "n_classes": n_classes,
+            "n_classes": n_outputs,
             "layers": self.supervision_layers_,
             "hidden_size": self.hidden_size,
             "num_layers": self.num_layers,
@@ -341,11 +345,7 @@ verbose, warm_start
 
     # --------------------------------------------------------------- prediction
 
-    # A label per step, not per sequence: the return types differ from the
-    # classifier's, which the tagger subclasses for its fit loop.
-    def predict_proba(  # type: ignore[override]
-        self, X: Any
-    ) -> list[list[np.ndarray]] | list[np.ndarray]:
+    def predict_proba(self, X: Any) -> list[list[np.ndarray]] | list[np.ndarray]:
         """Class probabilities of every task at every step.
 
         Parameters
@@ -368,7 +368,7 @@ n_classes_k)
             probas.append([p[i, :n] for i, n in enumerate(lengths)])
         return probas[0] if self._one_dimensional_y else probas
 
-    def predict(self, X: Any) -> list[np.ndarray]:  # type: ignore[override]
+    def predict(self, X: Any) -> list[np.ndarray]:
         """Most probable label of every task at every step.
 
         Parameters
@@ -451,3 +451,8 @@ n_classes_k)
         tags = super().__sklearn_tags__()
         tags.target_tags.single_output = False
         return tags
+
+    def _combine_windows(
+        self, outputs: tuple[torch.Tensor, ...], owners: np.ndarray, n: int
+    ) -> tuple[torch.Tensor, ...]:
+        raise NotImplementedError("the tagger reads whole sequences")

@@ -500,7 +500,7 @@ def test_the_optimizer_takes_fused_steps_where_torch_has_them(dense_data, solver
 
 
 def test_an_optimizer_without_a_fused_step_is_used_unfused():
-    from sk_mtgru._estimator import _has_fused_step
+    from sk_mtgru._base import _has_fused_step
 
     class PlainSGD(torch.optim.SGD):
         def __init__(self, params, lr, fused=None):

@@ -10,7 +10,8 @@ its file (``pytest -x``, so a killed mutant stops at its first failing test):
   flipped, ``+`` for ``-``, ``and`` for ``or``, a ``not`` removed, a number
   changed, ``True`` for ``False``, a call, a return or an attribute
   assignment replaced by ``pass`` -- in ``_net.py``, ``_targets.py``,
-  ``_data.py``, ``balancing.py`` and ``_estimator.py``. The share killed is
+  ``_data.py``, ``balancing.py``, ``_base.py`` (the fit loop) and
+  ``_estimator.py``. The share killed is
   the mutation score; survivors are printed with their change so that one can
   judge whether a test is missing or the mutant is equivalent.
 
@@ -65,13 +66,20 @@ TESTS = {
         "tests/test_tagger.py",
     ],
     "balancing.py": ["tests/test_balancing.py", "tests/test_affinity.py"],
-    "_estimator.py": [
+    # The fit loop, shared by every estimator.
+    "_base.py": [
         "tests/test_estimator.py",
         "tests/test_objective.py",
         "tests/test_training.py",
         "tests/test_robustness.py",
         "tests/test_frontend.py",
         "tests/test_batching.py",
+    ],
+    "_estimator.py": [
+        "tests/test_estimator.py",
+        "tests/test_objective.py",
+        "tests/test_batching.py",
+        "tests/test_sklearn_compat.py",
     ],
 }
 
@@ -97,21 +105,21 @@ NAMED = [
         ],
     ),
     (
-        "_estimator.py",
+        "_base.py",
         "warm start does not load the first fit's weights",
         "net.module_.load_state_dict(self.net_.module_.state_dict())",
         "None",
         ["tests/test_estimator.py::test_warm_start_continues_from_the_current_weights"],
     ),
     (
-        "_estimator.py",
+        "_base.py",
         "fit does not train (the walkthrough notebook must notice)",
         "epochs=1 if incremental else self.max_iter",
         "epochs=1 if incremental else 0",
         ["tests/test_notebooks.py"],
     ),
     (
-        "_estimator.py",
+        "_base.py",
         "optimizer steps are never fused",
         'optimizer_params["optimizer__fused"] = True',
         "pass",
@@ -130,7 +138,7 @@ NAMED = [
         ],
     ),
     (
-        "_estimator.py",
+        "_base.py",
         "the balancing state never sees the epoch's losses",
         '("balancing", BalancingEpochEnd()),',
         "",
@@ -139,8 +147,8 @@ NAMED = [
     (
         "_tagger.py",
         "a sequence's sample weight does not reach its steps",
-        "        step_weights = np.repeat(weights, lengths)\n",
-        "        step_weights = np.ones(int(lengths.sum()))\n",
+        "return np.repeat(weights, [len(x) for x in X_checked])",
+        "return np.ones(sum(len(x) for x in X_checked))",
         ["tests/test_tagger.py::test_class_weight_and_sample_weight_weigh_every_step"],
     ),
     (

@@ -1,0 +1,781 @@
+"""The estimators' common base: the fit loop, the skorch net, the data and the files.
+
+:class:`BaseMultiTaskGRU` holds everything the package's estimators share; the
+estimators (:class:`~sk_mtgru.MultiTaskGRUClassifier`,
+:class:`~sk_mtgru.MultiTaskGRURegressor`, :class:`~sk_mtgru.MultiTaskGRUTagger`)
+differ only in their targets, losses, outputs and scores, which they give through
+the hooks listed in the class's docstring -- as scikit-learn's
+``BaseMultilayerPerceptron`` serves ``MLPClassifier`` and ``MLPRegressor``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.dataset import ValidSplit
+
+from ._data import BatchIterator, SequenceDataset, pad_sequences
+from ._gru import GRU_KERNELS
+from ._module import SHARINGS, SUMMARIES, MultiTaskGRU
+from ._net import (
+    BalancingEpochEnd,
+    MultiTaskNet,
+    TaskEpochMetrics,
+    last_task_affinity,
+)
+from ._targets import Targets
+from ._training import SCHEDULES, training_callbacks
+from ._validation import (
+    Integral,
+    Interval,
+    Real,
+    StrOptions,
+    check_n_features,
+    check_sample_weight,
+    check_sequences,
+    check_task_weights,
+    n_features_of,
+    sequence_lengths,
+    validate_params,
+    warn_if_transposed,
+)
+from ._windows import window_starts
+from .balancing import ALIASES, LossBalancing, resolve_balancing
+from .exceptions import TrainingDivergedError
+
+__all__ = ["BaseMultiTaskGRU"]
+
+_SOLVERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+}
+
+
+@functools.cache
+def _has_fused_step(optimizer: type, device_type: str) -> bool:
+    """Whether this torch has a fused step of ``optimizer`` on ``device_type``.
+
+    A fused step updates every parameter in one kernel instead of a dozen
+    operations per parameter tensor: about five times faster on the CPU for the
+    package's models (torch >= 2.4 has it on the CPU; older versions on CUDA only).
+    """
+    try:
+        probe = torch.zeros(1, device=device_type, requires_grad=True)
+        optimizer([probe], lr=0.1, fused=True)
+    except (RuntimeError, TypeError, ValueError, NotImplementedError):
+        return False
+    return True
+
+
+# A fit that ran max_iter epochs has not converged when its last n_iter_no_change
+# epochs lowered the loss by more than this share of the whole fit's decrease. With
+# the default one-cycle schedule, converged fits measured 0.00001 to 0.01 (the
+# annealing's last gains); fits given a third or a sixth of the epochs they need,
+# 0.1 to 0.7.
+_STILL_FALLING = 0.05
+
+
+# Parameters that shape the network of the estimators that read whole sequences
+# (classifier, regressor) and that the tagger, whose heads read every step, does
+# not have (in the order _fitted_architecture reports them).
+_SEQUENCE_NETWORK = (
+    "summary",
+    "task_layers",
+    "conv_layers",
+    "conv_channels",
+    "conv_kernel_size",
+    "conv_stride",
+    "input_statistics",
+    "sharing",
+    "n_experts",
+)
+
+
+# Inference batches hold no activations for backpropagation, so they can be larger
+# than training batches.
+_MIN_PREDICT_BATCH_SIZE = 256
+
+
+@contextmanager
+def _seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch's generators for ``device``; restore their previous state on exit.
+
+    Everything random in a fit -- the weights' initialisation, shuffling, dropout and
+    the validation split -- draws from these generators, so a fit is reproducible and
+    leaves the user's torch random state as it was.
+    """
+    cuda_devices = []
+    if device.type == "cuda":
+        cuda_devices = [
+            device.index if device.index is not None else torch.cuda.current_device()
+        ]
+    with torch.random.fork_rng(devices=cuda_devices):
+        torch.random.default_generator.manual_seed(seed)
+        for index in cuda_devices:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
+        yield
+
+
+def _overlapping_windows(
+    X: Any, width: int
+) -> tuple[np.ndarray | None, list[np.ndarray]]:
+    """Windows of ``width`` steps every ``width // 2`` steps (and one ending at each
+    sequence's end) of every sequence longer than ``width``; shorter ones whole.
+
+    Returns each window's sequence index and the windows, or ``(None, [])`` when no
+    sequence is longer than ``width``.
+    """
+    lengths = sequence_lengths(X)
+    if int(lengths.max()) <= width:
+        return None, []
+    step = max(width // 2, 1)
+    owners, windows = [], []
+    for i, length in enumerate(lengths.tolist()):
+        sequence = np.asarray(X[i])
+        starts = window_starts(length, width, step) if length > width else [0]
+        owners += [i] * len(starts)
+        windows += [sequence[start : start + width] for start in starts]
+    return np.asarray(owners), windows
+
+
+# The parameters of every estimator.
+_BASE_CONSTRAINTS: dict = {
+    "hidden_size": [Interval(Integral, 1, None, closed="left")],
+    "num_layers": [Interval(Integral, 1, None, closed="left")],
+    "bidirectional": ["boolean"],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "task_weights": [None, "array-like", dict],
+    "loss_balancing": [None, StrOptions(set(ALIASES)), LossBalancing],
+    "task_affinity_interval": [None, Interval(Integral, 1, None, closed="left")],
+    "solver": [StrOptions(set(_SOLVERS))],
+    "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+    "learning_rate": [StrOptions(set(SCHEDULES))],
+    "max_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
+    "momentum": [Interval(Real, 0, 1, closed="both")],
+    "alpha": [Interval(Real, 0, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "length_bucketing": ["boolean"],
+    "gru_kernel": [StrOptions(set(GRU_KERNELS))],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "device": [str, torch.device],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+    "warm_start": ["boolean"],
+}
+
+# The parameters of the networks that read whole sequences.
+_SEQUENCE_NETWORK_CONSTRAINTS: dict = {
+    "summary": [StrOptions(set(SUMMARIES))],
+    "task_layers": [Interval(Integral, 0, None, closed="left")],
+    "conv_layers": [Interval(Integral, 0, None, closed="left")],
+    "conv_channels": [Interval(Integral, 1, None, closed="left")],
+    "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
+    "conv_stride": [Interval(Integral, 1, None, closed="left")],
+    "input_statistics": ["boolean"],
+    "crop_length": [None, Interval(Integral, 1, None, closed="left")],
+    "sharing": [StrOptions(set(SHARINGS))],
+    "n_experts": [None, Interval(Integral, 2, None, closed="left")],
+}
+
+# The parameters of classification targets.
+_CLASSIFICATION_CONSTRAINTS: dict = {
+    "missing_label": "no_validation",
+    "class_weight": [None, StrOptions({"balanced"}), dict, list, tuple],
+}
+
+
+class BaseMultiTaskGRU(BaseEstimator):
+    """Base of the package's estimators: a shared GRU encoder and a head per task.
+
+    Not for direct use. Holds the fit loop (``fit``, warm start, ``partial_fit``'s
+    continuation, the stopping rule and the warnings), the skorch net, the data
+    handling and prediction batching, and persistence. A subclass gives its
+    targets, losses, outputs and scores through these hooks:
+
+    - ``_fit_targets(y, X_checked, name)``: validated targets, one row per unit
+      the tasks label (a sequence, or a step for the tagger);
+    - ``_encode(targets, task_names, known)``: the targets' encoding (classes,
+      or a standardisation) and the encoded array the net trains on; ``known``
+      is the encoding to keep when training continues;
+    - ``_fitted_encoding()`` and ``_given_encoding(given, targets, task_names)``:
+      the encoding a continued fit keeps, and one given to ``partial_fit``;
+    - ``_loss_weight(targets, task_names, encoding, encoded, unit_weights,
+      incremental)``: each unit's weight in each task's loss, 0 where missing;
+    - ``_n_outputs(encoding)``, ``_net_targets(encoding)``: the heads' sizes and
+      the net's ``task_kinds``, ``regression_loss`` and ``target_scales``;
+    - ``_set_encoding(encoding, targets)``: the fitted attributes of the targets;
+    - ``_combine_windows(outputs, owners, n)``: with ``crop_length``, one output
+      per sequence from its windows';
+    - optionally ``_unit_weights``, ``_training_dataset``, ``_module`` and
+      ``_fitted_architecture`` for networks that label every step.
+    """
+
+    # Set by fit (declared for type checkers; not class attributes).
+    net_: MultiTaskNet
+    _width_2d: int | None
+
+    _parameter_constraints: dict = _BASE_CONSTRAINTS
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        """Train the shared encoder and every task's head on sequences ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+(n_samples, n_timesteps), or list of array-like of shape (n_timesteps_i, n_features)
+            Training sequences, batch first and channels last; a 2-D array holds
+            univariate sequences; a list may hold sequences of different lengths.
+            A numpy memmap, or any sized, indexable collection that loads each
+            sequence when indexed, is read batch by batch without being copied.
+        y : array-like of shape (n_samples, n_tasks) or (n_samples,)
+            One column of targets per task, or a 1-D array for a single task; a
+            pandas DataFrame's columns name the tasks. Class labels for a
+            classifier, numbers for a regressor, per-step label sequences for the
+            tagger: see the estimator's docstring.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sequence in every task's loss.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+
+        Raises
+        ------
+        TrainingDivergedError
+            If a task's loss becomes NaN or infinite (naming the task), unless
+            ``early_stopping=True`` and an epoch was completed: its weights are
+            then restored, with a ``ConvergenceWarning``.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When ``max_iter`` epochs ran and the last ``n_iter_no_change`` of them
+            still lowered the loss by more than 5 % of the whole fit's decrease.
+        UserWarning
+            When every sequence has fewer time steps than features per step: the
+            sign of an aeon or sktime array passed without transposing.
+
+        Notes
+        -----
+        A ``KeyboardInterrupt`` during ``fit`` stops training and leaves a usable
+        model with the epochs completed so far, as in skorch.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        *,
+        incremental: bool,
+        classes: Any = None,
+    ) -> Any:
+        validate_params(self)
+        name = type(self).__name__
+        continuing = hasattr(self, "net_") and (incremental or self.warm_start)
+        X_checked, width_2d = check_sequences(
+            X, estimator=name, width_2d=self._width_2d if continuing else None
+        )
+        if not continuing:
+            warn_if_transposed(X_checked, name)
+        targets = self._fit_targets(y, X_checked, name)
+        weights = check_sample_weight(sample_weight, len(X_checked))
+        task_names = targets.names or [f"task_{k}" for k in range(targets.n_tasks)]
+        task_weights = check_task_weights(self.task_weights, task_names)
+        device = self._resolve_device()
+        known = None
+        if continuing:
+            how = "partial_fit" if incremental else "warm_start=True"
+            self._check_continuation(X_checked, task_names, how)
+            known = self._fitted_encoding()
+        elif incremental and classes is not None:
+            known = self._given_encoding(classes, targets, task_names)
+        encoding, encoded = self._encode(targets, task_names, known)
+        loss_weight = self._loss_weight(
+            targets,
+            task_names,
+            encoding,
+            encoded,
+            self._unit_weights(weights, X_checked),
+            incremental,
+        )
+        dataset = self._training_dataset(X_checked, encoded, weights, loss_weight)
+        net, epochs_before = self._train(
+            dataset,
+            n_features=n_features_of(X_checked),
+            encoding=encoding,
+            task_names=task_names,
+            task_weights=task_weights,
+            device=device,
+            incremental=incremental,
+            continuing=continuing,
+        )
+        self.net_ = net
+        self.n_iter_ = len(net.history) - epochs_before
+        self._width_2d = width_2d
+        self.history_ = net.history
+        self.task_affinity_ = last_task_affinity(net.history)
+        self.task_names_ = np.asarray(task_names, dtype=object)
+        self.n_tasks_ = len(task_names)
+        self.n_features_in_ = n_features_of(X_checked)
+        self._one_dimensional_y = targets.one_dimensional
+        self._set_encoding(encoding, targets)
+        return self
+
+    def _train(
+        self,
+        dataset: Any,
+        *,
+        n_features: int,
+        encoding: Any,
+        task_names: list[str],
+        task_weights: tuple[float, ...],
+        device: torch.device,
+        incremental: bool,
+        continuing: bool,
+    ) -> tuple[MultiTaskNet, int]:
+        """Train a new net, or continue the fitted one; return it and the number
+        of epochs it had before."""
+        epochs_before = len(self.net_.history) if continuing else 0
+        # Continued training draws new shuffles: the seed moves with the epochs.
+        seed = int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
+        seed = (seed + epochs_before) % np.iinfo(np.int32).max
+        with _seeded_torch(seed, device):
+            if incremental and continuing:
+                net = self.net_
+                net.set_task_weights(task_weights)
+                net.module_.gru_kernel = self.gru_kernel
+                for group in net.optimizer_.param_groups:
+                    group["lr"] = self.learning_rate_init
+            else:
+                net = self._build_net(
+                    n_features=n_features,
+                    n_outputs=self._n_outputs(encoding),
+                    task_names=task_names,
+                    task_weights=task_weights,
+                    device=device,
+                    seed=seed,
+                    validation=self.early_stopping and not incremental,
+                    n_samples=None if incremental else len(dataset),
+                    **self._net_targets(encoding),
+                )
+                net.initialize()
+                if continuing:
+                    net.module_.load_state_dict(self.net_.module_.state_dict())
+                    net.history = self.net_.history
+            try:
+                net.partial_fit(dataset, epochs=1 if incremental else self.max_iter)
+            except TrainingDivergedError as exc:
+                self._restore_before_divergence(net, exc)
+            else:
+                if not incremental:
+                    self._warn_if_not_converged(net, epochs_before)
+        return net, epochs_before
+
+    def _warn_if_not_converged(self, net: MultiTaskNet, epochs_before: int) -> None:
+        """A ConvergenceWarning when ``max_iter`` epochs ran and the monitored loss
+        was still falling -- when the stopping rule did not end the fit."""
+        if len(net.history) - epochs_before < self.max_iter:
+            return
+        monitor = "valid_loss" if self.early_stopping else "train_objective"
+        losses = [
+            loss for loss in net.history[epochs_before:, monitor] if loss is not None
+        ]
+        if len(losses) <= self.n_iter_no_change:
+            before, recent = losses[:1], losses[1:]
+        else:
+            before = losses[: -self.n_iter_no_change]
+            recent = losses[-self.n_iter_no_change :]
+        # Still falling: the last epochs lowered the loss by more than tol and by
+        # more than a small share of what the whole fit lowered it (the noise of
+        # a converged fit's epoch losses is not progress).
+        if not recent:
+            return
+        gained = min(before) - min(recent)
+        if gained <= max(self.tol, _STILL_FALLING * (losses[0] - min(before))):
+            return
+        warnings.warn(
+            f"{type(self).__name__} ran max_iter={self.max_iter} epochs and the "
+            f"{'validation' if self.early_stopping else 'training'} loss was still "
+            f"falling (from {min(before):.4g} "
+            f"to {min(recent):.4g} in the last {len(recent)} epochs): the model may "
+            "not have converged. Raise max_iter, or learning_rate_init if the loss "
+            "falls slowly.",
+            ConvergenceWarning,
+            stacklevel=5,  # the user's call of fit (fit, _fit, _train, here)
+        )
+
+    @staticmethod
+    def _restore_before_divergence(
+        net: MultiTaskNet, error: TrainingDivergedError
+    ) -> None:
+        """Bring back early stopping's best weights, or re-raise ``error``."""
+        early_stopping = dict(net.callbacks_).get("early_stopping")
+        best = getattr(early_stopping, "best_model_weights_", None)
+        if early_stopping is None or best is None:
+            raise error
+        net.module_.load_state_dict(best)
+        warnings.warn(
+            f"Training diverged: {error.what}. Training stopped there, and the "
+            f"weights of epoch {early_stopping.best_epoch_}, the best on the "
+            "validation loss, were restored. Lowering learning_rate_init or scaling "
+            "the features may let it train longer.",
+            ConvergenceWarning,
+            stacklevel=5,  # the user's call of fit
+        )
+
+    def _resolve_device(self) -> torch.device:
+        if isinstance(self.device, str) and self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, ValueError) as exc:
+            raise ValueError(
+                f"device={self.device!r} is not a device torch knows; use 'cpu', "
+                "'cuda', 'cuda:N' or 'auto'."
+            ) from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} but CUDA is not available on this machine; "
+                "use device='cpu', or device='auto' to take a GPU only where there is "
+                "one."
+            )
+        return device
+
+    def _build_net(
+        self,
+        *,
+        n_features: int,
+        n_outputs: list[int],
+        task_names: list[str],
+        task_weights: tuple[float, ...],
+        device: torch.device,
+        seed: int,
+        validation: bool,
+        n_samples: int | None = None,
+        **targets: Any,
+    ) -> MultiTaskNet:
+        """The skorch net; ``n_samples`` training sequences plan the learning-rate
+        schedule over ``max_iter`` epochs (None: a net for ``partial_fit`` or for
+        loading, whose rate stays constant); ``targets``: the net's
+        ``task_kinds``, ``regression_loss`` and ``target_scales``."""
+        callbacks: list[tuple[str, Any]] = [
+            ("task_metrics", TaskEpochMetrics(task_names)),
+            ("balancing", BalancingEpochEnd()),
+        ]
+        steps_per_epoch = None
+        if n_samples is not None:
+            n_train = n_samples
+            if validation:
+                n_train -= math.ceil(self.validation_fraction * n_samples)
+            steps_per_epoch = math.ceil(max(n_train, 1) / self.batch_size)
+        callbacks += training_callbacks(
+            schedule=self.learning_rate,
+            steps_per_epoch=steps_per_epoch,
+            max_epochs=self.max_iter,
+            max_grad_norm=self.max_grad_norm,
+            stop_on_train_loss=n_samples is not None and not validation,
+            patience=self.n_iter_no_change,
+            tol=self.tol,
+        )
+        train_split = None
+        if validation:
+            train_split = ValidSplit(
+                self.validation_fraction, stratified=False, random_state=seed
+            )
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        threshold=self.tol,
+                        threshold_mode="abs",
+                        load_best=True,
+                    ),
+                )
+            )
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        optimizer_params: dict[str, Any] = {"optimizer__weight_decay": self.alpha}
+        if self.solver == "sgd":
+            optimizer_params["optimizer__momentum"] = self.momentum
+        if _has_fused_step(_SOLVERS[self.solver], torch.device(device).type):
+            optimizer_params["optimizer__fused"] = True
+        module, module_params = self._module(n_features, n_outputs, task_names)
+        return MultiTaskNet(
+            module=module,
+            **{f"module__{key}": value for key, value in module_params.items()},
+            criterion=torch.nn.CrossEntropyLoss,
+            criterion__reduction="none",
+            optimizer=_SOLVERS[self.solver],
+            lr=self.learning_rate_init,
+            max_epochs=self.max_iter,
+            batch_size=self.batch_size,
+            iterator_train=BatchIterator,
+            iterator_train__shuffle=True,
+            iterator_train__bucketing=self.length_bucketing,
+            iterator_train__crop_length=getattr(self, "crop_length", None),
+            iterator_valid=BatchIterator,
+            train_split=train_split,
+            callbacks=callbacks,
+            predict_nonlinearity=None,
+            verbose=int(self.verbose),
+            device=str(device),
+            task_names=task_names,
+            task_weights=task_weights,
+            balancing=resolve_balancing(self.loss_balancing),
+            affinity_interval=self.task_affinity_interval,
+            **targets,
+            **optimizer_params,
+        )
+
+    def _check_continuation(
+        self, X_checked: Any, task_names: list[str], how: str
+    ) -> None:
+        """Raise when ``how`` cannot continue the fitted model's training."""
+        name = type(self).__name__
+        check_n_features(X_checked, self.n_features_in_, name)
+        if list(task_names) != list(self.task_names_):
+            raise ValueError(
+                f"{how} continues the previous fit, which had tasks "
+                f"{list(self.task_names_)}; this y has {list(task_names)}. Fit with "
+                "warm_start=False to start afresh."
+            )
+        names, previous = self._fitted_architecture()
+        current = tuple(self.get_params()[name] for name in names)
+        if previous != current:
+            raise ValueError(
+                f"{how} cannot continue a fit whose ({', '.join(names)}) were "
+                f"{previous} with {current}. Fit with warm_start=False to start "
+                "afresh."
+            )
+
+    # ------------------------------------------------- hooks of the estimators
+    @abstractmethod
+    def _fit_targets(self, y: Any, X_checked: Any, name: str) -> Targets:
+        """Validated targets, one row per unit the tasks label."""
+
+    @abstractmethod
+    def _encode(
+        self, targets: Targets, task_names: list[str], known: Any
+    ) -> tuple[Any, np.ndarray]:
+        """The targets' encoding and the encoded array, ``(n_units, n_tasks)``."""
+
+    @abstractmethod
+    def _fitted_encoding(self) -> Any:
+        """The encoding of the fitted model, which a continued fit keeps."""
+
+    def _given_encoding(
+        self, given: Any, targets: Targets, task_names: list[str]
+    ) -> Any:
+        """An encoding given to ``partial_fit`` (its ``classes``)."""
+        raise TypeError(f"{type(self).__name__}.partial_fit takes no classes.")
+
+    @abstractmethod
+    def _loss_weight(
+        self,
+        targets: Targets,
+        task_names: list[str],
+        encoding: Any,
+        encoded: np.ndarray,
+        unit_weights: np.ndarray,
+        incremental: bool,
+    ) -> np.ndarray:
+        """Each unit's weight in each task's loss, ``(n_units, n_tasks)``."""
+
+    @abstractmethod
+    def _n_outputs(self, encoding: Any) -> list[int]:
+        """The size of each task's head."""
+
+    def _net_targets(self, encoding: Any) -> dict[str, Any]:
+        """The net's ``task_kinds``, ``regression_loss`` and ``target_scales``."""
+        return {}
+
+    @abstractmethod
+    def _set_encoding(self, encoding: Any, targets: Targets) -> None:
+        """Set the fitted attributes that describe the targets."""
+
+    @abstractmethod
+    def _combine_windows(
+        self, outputs: tuple[torch.Tensor, ...], owners: np.ndarray, n: int
+    ) -> tuple[torch.Tensor, ...]:
+        """With ``crop_length``: each sequence's outputs from its windows'."""
+
+    def _unit_weights(self, weights: np.ndarray, X_checked: Any) -> np.ndarray:
+        """Each unit's sample weight (here a unit is a sequence)."""
+        return weights
+
+    def _training_dataset(
+        self,
+        X_checked: Any,
+        encoded: np.ndarray,
+        weights: np.ndarray,
+        loss_weight: np.ndarray,
+    ) -> SequenceDataset:
+        """The sequences with their encoded targets and weights, ready to batch."""
+        values, lengths = pad_sequences(X_checked)
+        return SequenceDataset(
+            values, lengths, encoded, sample_weight=weights, loss_weight=loss_weight
+        )
+
+    def _module(
+        self, n_features: int, n_outputs: list[int], task_names: list[str]
+    ) -> tuple[type[torch.nn.Module], dict[str, Any]]:
+        """The torch module's class and its parameters."""
+        return MultiTaskGRU, {
+            "n_features": n_features,
+            "n_classes": n_outputs,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "dropout": self.dropout,
+            "summary": self.summary,
+            "task_layers": self.task_layers,
+            "gru_kernel": self.gru_kernel,
+            "conv_layers": self.conv_layers,
+            "conv_channels": self.conv_channels,
+            "conv_kernel_size": self.conv_kernel_size,
+            "conv_stride": self.conv_stride,
+            "input_statistics": self.input_statistics,
+            "sharing": self.sharing,
+            "n_experts": self._n_experts(len(n_outputs)),
+        }
+
+    def _n_experts(self, n_tasks: int) -> int:
+        """``n_experts``, or by default one expert per task (at least 2)."""
+        return self.n_experts if self.n_experts is not None else max(n_tasks, 2)
+
+    def _fitted_architecture(self) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+        """Names and fitted values of the parameters that shape the network."""
+        module = self.net_.module_
+        gru = module.gru
+        conv = module.conv
+        names = ("hidden_size", "num_layers", "bidirectional", *_SEQUENCE_NETWORK)
+        if conv is None:  # the convolutions' sizes do not shape this network
+            shape = (0, self.conv_channels, self.conv_kernel_size, self.conv_stride)
+        else:
+            shape = conv.sizes()
+        return names, (
+            gru.hidden_size,
+            gru.num_layers,
+            gru.bidirectional,
+            module.summary,
+            module.task_layers,
+            *shape,
+            module.input_statistics,
+            module.sharing,
+            # None (one per task) continues a fit with as many experts as it has;
+            # hard sharing ignores n_experts.
+            self.n_experts
+            if self.n_experts is None or module.sharing == "hard"
+            else module.n_experts,
+        )
+
+    # --------------------------------------------------------------- prediction
+    def _logits(self, X: Any) -> tuple[tuple[torch.Tensor, ...], np.ndarray]:
+        """Each task's head outputs for every sequence (every step, when
+        labelling), and the sequences' lengths."""
+        check_is_fitted(self)
+        name = type(self).__name__
+        X_checked, _ = check_sequences(X, estimator=name, width_2d=self._width_2d)
+        check_n_features(X_checked, self.n_features_in_, name)
+        crop_length = getattr(self, "crop_length", None)
+        if crop_length is not None:
+            owners, windows = _overlapping_windows(X_checked, crop_length)
+            if owners is not None:
+                logits, _ = self._logits(windows)
+                combined = self._combine_windows(logits, owners, len(X_checked))
+                return combined, sequence_lengths(X_checked)
+        values, lengths = pad_sequences(X_checked)
+        dataset = SequenceDataset(values, lengths)
+        iterator = BatchIterator(
+            dataset, batch_size=max(self.net_.batch_size, _MIN_PREDICT_BATCH_SIZE)
+        )
+        module = self.net_.module_
+        if module.training:  # eval() walks every submodule: skip it when set
+            module.eval()
+        device = self.net_.device
+        outputs: list[tuple[torch.Tensor, ...]] = []
+        with torch.inference_mode():
+            for x, _ in iterator:
+                logits = module(x["x"].to(device), x["lengths"].to(device))
+                outputs.append(tuple(t.to("cpu") for t in logits))
+        if len(outputs) > 1 and outputs[0][0].dim() == 3:  # per step: pad to one length
+            longest = max(part[0].shape[1] for part in outputs)
+            outputs = [
+                tuple(F.pad(t, (0, 0, 0, longest - t.shape[1])) for t in part)
+                for part in outputs
+            ]
+        logits = tuple(torch.cat(parts) for parts in zip(*outputs))
+        # One sum over every logit is finite unless one is not (or they are huge):
+        # a cheap test first, the per-sequence one only when it fails.
+        if not math.isfinite(sum(float(t.sum()) for t in logits)):
+            finite = torch.stack(
+                [torch.isfinite(t).flatten(1).all(dim=1) for t in logits]
+            ).all(dim=0)
+            if not bool(finite.all()):
+                bad = torch.nonzero(~finite).flatten()[:5].tolist()
+                raise ValueError(
+                    f"The network's outputs for sequence(s) {bad} are not finite: "
+                    "their values are too large for it (for instance far outside the "
+                    "range seen at fit). Scale X as at fit, e.g. with the "
+                    "SequenceScaler of the pipeline."
+                )
+        return logits, lengths
+
+    def save(self, path: Any) -> None:
+        """Write the fitted model to ``path`` in a safe format, without pickle.
+
+        The weights go in a safetensors file, everything else (parameters, each
+        task's classes or target scaling, task names, the format version and the
+        versions of sk_mtgru, torch, skorch and scikit-learn) in JSON inside it.
+        :func:`sk_mtgru.load` reads it back without executing anything from the file,
+        so such files can be shared where pickles (and joblib files) must not be
+        loaded from untrusted sources. The optimizer's state and the per-batch
+        history are not kept. Needs the ``safetensors`` package.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Where to write; by convention ending in ``.safetensors``.
+
+        See Also
+        --------
+        sk_mtgru.load : Read such a file.
+        """
+        from ._persistence import save
+
+        save(self, path)
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.target_tags.single_output = True
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,162 @@
+"""What the estimators with class labels share: classes, class weights, windows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._targets import Targets, class_weights, encode_known, encode_targets, loss_weights
+
+__all__ = ["ClassificationTargetsMixin"]
+
+
+def _mean_probability_logits(
+    logits: tuple[torch.Tensor, ...], owners: np.ndarray, n_sequences: int
+) -> tuple[torch.Tensor, ...]:
+    """Per sequence, the log of its windows' mean class probabilities: logits
+    whose softmax is that mean."""
+    index = torch.as_tensor(owners)
+    counts = torch.bincount(index, minlength=n_sequences).to(torch.float64)
+    result = []
+    for task_logits in logits:
+        probabilities = torch.softmax(task_logits.double(), dim=1)
+        total = torch.zeros(n_sequences, probabilities.shape[1], dtype=torch.float64)
+        total.index_add_(0, index, probabilities)
+        result.append(torch.log(total / counts[:, None]))
+    return tuple(result)
+
+
+def _balanced_entries(class_weight: Any) -> list[Any]:
+    """The entries of a ``class_weight`` specification that may say 'balanced'."""
+    if isinstance(class_weight, str):
+        return [class_weight]
+    if isinstance(class_weight, dict):
+        return [v for v in class_weight.values() if isinstance(v, str)]
+    if isinstance(class_weight, (list, tuple)):
+        return [v for v in class_weight if isinstance(v, str)]
+    return []
+
+
+class ClassificationTargetsMixin:
+    """Targets that are class labels: the hooks of
+    :class:`~sk_mtgru._base.BaseMultiTaskGRU` for the classifier and the tagger.
+
+    Each task's labels are encoded as indices into its sorted classes (-1 where a
+    label is missing); ``class_weight`` weighs them in the loss.
+    """
+
+    missing_label: Any
+    class_weight: Any
+    classes_: Any
+    _fit: Any
+
+    def partial_fit(
+        self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
+    ) -> Any:
+        """Train for one epoch on ``X``, continuing from the current weights.
+
+        For data that arrives in chunks, or does not fit in memory at once: each call
+        makes one pass over the given sequences and keeps the optimizer's state
+        between calls. The tasks and their classes are fixed by the first call,
+        from ``classes`` when given, else from that call's ``y``. ``max_iter`` and
+        ``early_stopping`` do not apply.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any form accepted by :meth:`fit`.
+        y : array-like of shape (n_samples, n_tasks) or (n_samples,)
+            Labels, with the tasks of the first call.
+        classes : list of array-like, or array-like, default=None
+            All the classes of each task (an array for a 1-D ``y``), when the first
+            chunk may not show them all. Only read at the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sequence in every task's loss.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one more epoch.
+        """
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _encode(
+        self, targets: Targets, task_names: list[str], known: Any
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        """Each task's classes and the targets' integer codes (-1: missing); with
+        ``classes`` given, codes in them."""
+        if known is None:
+            return encode_targets(targets, task_names, self.missing_label)
+        classes: list[np.ndarray] = known
+        codes = np.column_stack(
+            [
+                encode_known(column, task_classes, task_name, self.missing_label)
+                for column, task_classes, task_name in zip(
+                    targets.columns, classes, task_names
+                )
+            ]
+        )
+        return classes, codes
+
+    def _fitted_encoding(self) -> list[np.ndarray]:
+        return self.classes_ if isinstance(self.classes_, list) else [self.classes_]
+
+    def _given_encoding(
+        self, classes: Any, targets: Targets, task_names: list[str]
+    ) -> list[np.ndarray]:
+        """Validate ``partial_fit``'s ``classes``: all the classes of each task."""
+        given = [classes] if targets.one_dimensional else list(classes)
+        if len(given) != targets.n_tasks:
+            raise ValueError(
+                f"classes has {len(given)} entries but y has {targets.n_tasks} "
+                "task(s): give the classes of each task (one array for a 1-D y)."
+            )
+        checked = []
+        for name, task_classes in zip(task_names, given):
+            unique = np.unique(np.asarray(task_classes))
+            if unique.ndim != 1 or len(unique) < 2:
+                raise ValueError(
+                    f"classes of task {name!r} must list at least 2 distinct labels, "
+                    f"got {task_classes!r}."
+                )
+            checked.append(unique)
+        return checked
+
+    def _loss_weight(
+        self,
+        targets: Targets,
+        task_names: list[str],
+        classes: list[np.ndarray],
+        codes: np.ndarray,
+        unit_weights: np.ndarray,
+        incremental: bool,
+    ) -> np.ndarray:
+        """Each unit's sample weight times its class's weight in each task, from
+        ``class_weight``; 0 where the label is missing."""
+        if incremental and "balanced" in _balanced_entries(self.class_weight):
+            raise ValueError(
+                "class_weight='balanced' is not available to partial_fit, which sees "
+                "one chunk of the data at a time; compute each task's weights over "
+                "all the data and pass them as {label: weight} dicts."
+            )
+        per_class = class_weights(
+            self.class_weight,
+            classes,
+            codes,
+            task_names,
+            one_dimensional=targets.one_dimensional,
+        )
+        return loss_weights(unit_weights, codes, per_class)
+
+    def _n_outputs(self, classes: list[np.ndarray]) -> list[int]:
+        return [len(c) for c in classes]
+
+    def _set_encoding(self, classes: list[np.ndarray], targets: Targets) -> None:
+        self.classes_ = classes[0] if targets.one_dimensional else classes
+
+    def _combine_windows(
+        self, outputs: tuple[torch.Tensor, ...], owners: np.ndarray, n: int
+    ) -> tuple[torch.Tensor, ...]:
+        return _mean_probability_logits(outputs, owners, n)
