@@ -2,13 +2,15 @@
 
 A GRU encoder shared by all tasks, one output head per task, trained on a weighted
 combination of the tasks' losses with skorch, behind scikit-learn's API:
-:class:`MultiTaskGRUClassifier` labels whole sequences, :class:`MultiTaskGRUTagger`
-every time step.
+:class:`MultiTaskGRUClassifier` labels whole sequences,
+:class:`MultiTaskGRURegressor` predicts numbers for them, and
+:class:`MultiTaskGRUTagger` labels every time step.
 """
 
 from ._estimator import MultiTaskGRUClassifier
 from ._persistence import load
 from ._preprocessing import SequenceScaler
+from ._regressor import MultiTaskGRURegressor
 from ._tagger import MultiTaskGRUTagger
 from ._windows import sliding_windows
 
@@ -16,6 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MultiTaskGRUClassifier",
+    "MultiTaskGRURegressor",
     "MultiTaskGRUTagger",
     "SequenceScaler",
     "load",

@@ -214,7 +214,8 @@ class BaseMultiTaskGRU(BaseEstimator):
 
     - ``_fit_targets(y, X_checked, name)``: validated targets, one row per unit
       the tasks label (a sequence, or a step for the tagger);
-    - ``_encode(targets, task_names, known)``: the targets' encoding (classes,
+    - ``_encode(targets, task_names, known, unit_weights)``: the targets'
+      encoding (classes,
       or a standardisation) and the encoded array the net trains on; ``known``
       is the encoding to keep when training continues;
     - ``_fitted_encoding()`` and ``_given_encoding(given, targets, task_names)``:
@@ -313,14 +314,10 @@ class BaseMultiTaskGRU(BaseEstimator):
             known = self._fitted_encoding()
         elif incremental and classes is not None:
             known = self._given_encoding(classes, targets, task_names)
-        encoding, encoded = self._encode(targets, task_names, known)
+        unit_weights = self._unit_weights(weights, X_checked)
+        encoding, encoded = self._encode(targets, task_names, known, unit_weights)
         loss_weight = self._loss_weight(
-            targets,
-            task_names,
-            encoding,
-            encoded,
-            self._unit_weights(weights, X_checked),
-            incremental,
+            targets, task_names, encoding, encoded, unit_weights, incremental
         )
         dataset = self._training_dataset(X_checked, encoded, weights, loss_weight)
         net, epochs_before = self._train(
@@ -583,9 +580,14 @@ class BaseMultiTaskGRU(BaseEstimator):
 
     @abstractmethod
     def _encode(
-        self, targets: Targets, task_names: list[str], known: Any
+        self,
+        targets: Targets,
+        task_names: list[str],
+        known: Any,
+        unit_weights: np.ndarray,
     ) -> tuple[Any, np.ndarray]:
-        """The targets' encoding and the encoded array, ``(n_units, n_tasks)``."""
+        """The targets' encoding and the encoded array, ``(n_units, n_tasks)``;
+        ``unit_weights`` are the units' sample weights."""
 
     @abstractmethod
     def _fitted_encoding(self) -> Any:

@@ -83,7 +83,11 @@ class ClassificationTargetsMixin:
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _encode(
-        self, targets: Targets, task_names: list[str], known: Any
+        self,
+        targets: Targets,
+        task_names: list[str],
+        known: Any,
+        unit_weights: np.ndarray | None = None,
     ) -> tuple[list[np.ndarray], np.ndarray]:
         """Each task's classes and the targets' integer codes (-1: missing); with
         ``classes`` given, codes in them."""

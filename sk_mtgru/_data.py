@@ -112,7 +112,8 @@ class SequenceDataset(Dataset):
         Padded sequences (never written to), or a lazy collection of them.
     lengths : ndarray of shape (n_samples,)
     y : ndarray of shape (n_samples, n_tasks) or None
-        Integer class codes per task, -1 where a label is missing.
+        Integer class codes per task, -1 where a label is missing; or, for
+        regression, float targets, NaN where one is missing.
     sample_weight : ndarray of shape (n_samples,) or None
         Weight of each sample (in accuracies).
     loss_weight : ndarray of shape (n_samples, n_tasks) or None
@@ -142,7 +143,13 @@ class SequenceDataset(Dataset):
                     self.tensor = torch.from_numpy(values)
         self.lengths = torch.from_numpy(np.asarray(lengths, dtype=np.int64))
         self.per_step = y is not None and np.ndim(y) == 3
-        self.y = None if y is None else torch.from_numpy(np.asarray(y, np.int64))
+        self.y = None
+        if y is not None:
+            y = np.asarray(y)
+            # Class codes stay integers; numeric targets (NaN: missing) are float32.
+            self.y = torch.from_numpy(
+                y.astype(np.float32 if y.dtype.kind == "f" else np.int64, copy=False)
+            )
         self.weights = {
             key: torch.from_numpy(np.asarray(value, dtype=np.float32))
             for key, value in (

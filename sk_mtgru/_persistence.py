@@ -20,6 +20,10 @@ metadata holds a single key, ``"sk_mtgru"``, whose value is a JSON document::
                 "one_dimensional": false, "n_features_in": ..., "width_2d": null,
                 "n_iter": ..., "history": [...]}}
 
+A ``MultiTaskGRURegressor`` file has ``"estimator": "MultiTaskGRURegressor"``,
+heads of one output (``n_classes`` all 1) and, instead of ``classes``, its targets'
+standardisation: ``"targets": {"mean": [...], "scale": [...]}``.
+
 Format 1 (sk_mtgru before the convolutional front end) had no ``conv_*``,
 ``input_statistics``, ``sharing`` and ``n_experts`` entries; such files load as
 models without convolutions, statistics or experts.
@@ -41,6 +45,7 @@ from skorch.history import History
 
 from ._module import SHARINGS, SUMMARIES
 from ._net import last_task_affinity
+from ._targets import Targets
 from .balancing import ALIASES, LossBalancing
 
 FORMAT_NAME = "sk_mtgru"
@@ -68,6 +73,21 @@ _FORMAT_1_MODULE = {
 _CLASS_DTYPE_KINDS = "biufU"  # bools, ints, unsigned ints, floats, strings
 
 __all__ = ["save", "load", "FORMAT_VERSION"]
+
+# The estimators a file may hold, by name; the regressors keep a target scaling
+# where the classifiers keep classes.
+_ESTIMATORS = ("MultiTaskGRUClassifier", "MultiTaskGRURegressor")
+_REGRESSORS = ("MultiTaskGRURegressor",)
+
+
+def _estimator_class(name: str) -> Any:
+    from ._estimator import MultiTaskGRUClassifier
+    from ._regressor import MultiTaskGRURegressor
+
+    return {
+        "MultiTaskGRUClassifier": MultiTaskGRUClassifier,
+        "MultiTaskGRURegressor": MultiTaskGRURegressor,
+    }[name]
 
 
 def _safetensors_torch():
@@ -130,18 +150,30 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
             "strategy": balancing.alias,
             "params": balancing.get_params(),
         }
-    classes = (
-        estimator.classes_
-        if isinstance(estimator.classes_, list)
-        else [estimator.classes_]
-    )
-    for name, task_classes in zip(estimator.task_names_, classes):
-        if task_classes.dtype.kind not in _CLASS_DTYPE_KINDS:
-            raise ValueError(
-                f"Task {name!r} has classes of dtype {task_classes.dtype}, which the "
-                "safe format cannot store (it keeps bools, ints, floats and strings). "
-                "Use joblib for this model."
-            )
+    targets: dict[str, Any]
+    if hasattr(estimator, "classes_"):
+        classes = (
+            estimator.classes_
+            if isinstance(estimator.classes_, list)
+            else [estimator.classes_]
+        )
+        for name, task_classes in zip(estimator.task_names_, classes):
+            if task_classes.dtype.kind not in _CLASS_DTYPE_KINDS:
+                raise ValueError(
+                    f"Task {name!r} has classes of dtype {task_classes.dtype}, which "
+                    "the safe format cannot store (it keeps bools, ints, floats and "
+                    "strings). Use joblib for this model."
+                )
+        targets = {
+            "classes": [{"dtype": c.dtype.str, "values": c.tolist()} for c in classes]
+        }
+    else:  # numeric targets: their standardisation
+        targets = {
+            "targets": {
+                "mean": [float(v) for v in estimator._y_mean],
+                "scale": [float(v) for v in estimator._y_scale],
+            }
+        }
     module = estimator.net_.module_
     gru = module.gru
     document = {
@@ -176,7 +208,7 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
         },
         "fitted": {
             "task_names": [str(n) for n in estimator.task_names_],
-            "classes": [{"dtype": c.dtype.str, "values": c.tolist()} for c in classes],
+            **targets,
             "one_dimensional": bool(estimator._one_dimensional_y),
             "n_features_in": int(estimator.n_features_in_),
             "width_2d": estimator._width_2d,
@@ -270,7 +302,8 @@ def _is_plain(value: Any) -> bool:
 
 
 def load(path: str | os.PathLike) -> Any:
-    """Load a model written by :meth:`MultiTaskGRUClassifier.save`.
+    """Load a model written by :meth:`MultiTaskGRUClassifier.save` (or the
+    regressor's).
 
     Only tensors and JSON are read: nothing from the file is executed. The file's
     format version must be one this package reads; a file written by an older
@@ -283,7 +316,7 @@ def load(path: str | os.PathLike) -> Any:
 
     Returns
     -------
-    estimator : MultiTaskGRUClassifier
+    estimator : MultiTaskGRUClassifier or MultiTaskGRURegressor
         The fitted estimator, on the CPU unless its ``device`` is available here.
 
     Raises
@@ -308,11 +341,13 @@ def load(path: str | os.PathLike) -> Any:
     path = os.fspath(path)
     document, tensors = _read_file(path)
     r = _Reader(path)
-    version = _check_header(document, r)
-    estimator = _read_params(document, r, version)
+    version, name = _check_header(document, r)
+    estimator = _read_params(document, r, version, name)
     config = _read_module(document, r, version)
-    fitted = _read_fitted(document, r, config)
-    net = _build_network(estimator, config, fitted["task_names"], tensors, r)
+    fitted = _read_fitted(document, r, config, regression=name in _REGRESSORS)
+    net = _build_network(
+        estimator, config, fitted["task_names"], fitted["encoding"], tensors, r
+    )
     net.history = History(fitted["history"])
     estimator.net_ = net
     estimator.history_ = net.history
@@ -323,14 +358,16 @@ def load(path: str | os.PathLike) -> Any:
     estimator.n_tasks_ = len(fitted["task_names"])
     estimator.n_features_in_ = fitted["n_features_in"]
     estimator._one_dimensional_y = fitted["one_dimensional"]
-    classes = fitted["classes"]
-    estimator.classes_ = classes[0] if fitted["one_dimensional"] else classes
+    estimator._set_encoding(
+        fitted["encoding"],
+        Targets(columns=[], names=None, one_dimensional=fitted["one_dimensional"]),
+    )
     return estimator
 
 
-def _check_header(document: dict[str, Any], r: _Reader) -> int:
-    """The file's format version, after checking its format, versions and
-    estimator."""
+def _check_header(document: dict[str, Any], r: _Reader) -> tuple[int, str]:
+    """The file's format version and estimator, after checking its format,
+    versions and estimator."""
     if r.get(document, "format", str, "the file") != FORMAT_NAME:
         raise r.fail("format", f"must be {FORMAT_NAME!r}.")
     version = r.get(document, "format_version", int, "the file")
@@ -352,20 +389,21 @@ def _check_header(document: dict[str, Any], r: _Reader) -> int:
             stacklevel=3,  # the caller of load
         )
     name = r.get(document, "estimator", str, "the file")
-    if name != "MultiTaskGRUClassifier":
+    if name not in _ESTIMATORS:
         raise r.fail("estimator", f"names an unknown estimator {name!r}.")
-    return version
+    return version, name
 
 
-def _read_params(document: dict[str, Any], r: _Reader, version: int) -> Any:
+def _read_params(document: dict[str, Any], r: _Reader, version: int, name: str) -> Any:
     """The unfitted estimator the file's ``params`` describe, validated."""
-    from ._estimator import MultiTaskGRUClassifier
     from ._validation import validate_params
+
+    estimator_class = _estimator_class(name)
 
     params = r.get(document, "params", dict, "the file")
     if version == 1:
         params = _FORMAT_1_PARAMS | params
-    known = MultiTaskGRUClassifier().get_params(deep=False)
+    known = estimator_class().get_params(deep=False)
     unknown = sorted(set(params) - set(known))
     if unknown:
         raise r.fail("params", f"has unknown parameter(s) {unknown}.")
@@ -393,7 +431,7 @@ def _read_params(document: dict[str, Any], r: _Reader, version: int) -> Any:
             raise r.fail(
                 "params.loss_balancing", f"has invalid parameters: {exc}"
             ) from exc
-    estimator = MultiTaskGRUClassifier(**params)
+    estimator = estimator_class(**params)
     try:
         validate_params(estimator)
     except (ValueError, TypeError) as exc:
@@ -431,10 +469,10 @@ def _read_module(document: dict[str, Any], r: _Reader, version: int) -> dict[str
     if config["summary"] not in SUMMARIES or config["task_layers"] < 0:
         raise r.fail("module", "has an unknown summary or a negative task_layers.")
     if not all(
-        isinstance(k, int) and not isinstance(k, bool) and k >= 2
+        isinstance(k, int) and not isinstance(k, bool) and k >= 1
         for k in config["n_classes"]
     ):
-        raise r.fail("module.n_classes", "must be a list of ints >= 2.")
+        raise r.fail("module.n_classes", "must be a list of ints >= 1.")
     if min(config["n_features"], config["hidden_size"], config["num_layers"]) < 1:
         raise r.fail("module", "has sizes < 1.")
     if config["conv_layers"] < 0 or (
@@ -451,14 +489,77 @@ def _read_module(document: dict[str, Any], r: _Reader, version: int) -> dict[str
 
 
 def _read_fitted(
-    document: dict[str, Any], r: _Reader, config: dict[str, Any]
+    document: dict[str, Any], r: _Reader, config: dict[str, Any], regression: bool
 ) -> dict[str, Any]:
-    """The fitted attributes: task names, classes, history, ..., checked against
-    the network."""
+    """The fitted attributes: task names, classes or target scaling, history, ...,
+    checked against the network."""
     fitted = r.get(document, "fitted", dict, "the file")
     task_names = r.get(fitted, "task_names", list, "fitted")
     if not all(isinstance(t, str) for t in task_names):
         raise r.fail("fitted.task_names", "must be a list of str.")
+    if regression:
+        encoding: Any = _read_target_scaling(fitted, r, task_names, config)
+    else:
+        encoding = _read_classes(fitted, r, task_names, config)
+    one_dimensional = r.get(fitted, "one_dimensional", bool, "fitted")
+    if one_dimensional and len(task_names) != 1:
+        raise r.fail("fitted.one_dimensional", "is true for several tasks.")
+    n_features_in = r.get(fitted, "n_features_in", int, "fitted")
+    if n_features_in != config["n_features"]:
+        raise r.fail("fitted.n_features_in", "differs from the network's input size.")
+    width_2d = fitted.get("width_2d")
+    if width_2d is not None and (
+        not isinstance(width_2d, int) or isinstance(width_2d, bool)
+    ):
+        raise r.fail("fitted.width_2d", "must be an int or null.")
+    n_iter = r.get(fitted, "n_iter", int, "fitted")
+    history = r.get(fitted, "history", list, "fitted")
+    for epoch in history:
+        if not isinstance(epoch, dict) or not all(map(_is_plain, epoch.values())):
+            raise r.fail(
+                "fitted.history",
+                "must be a list of dicts of plain values (or lists of them, as the "
+                "task affinity matrix).",
+            )
+    return {
+        "task_names": task_names,
+        "encoding": encoding,
+        "one_dimensional": one_dimensional,
+        "n_features_in": n_features_in,
+        "width_2d": width_2d,
+        "n_iter": n_iter,
+        "history": history,
+    }
+
+
+def _read_target_scaling(
+    fitted: dict[str, Any], r: _Reader, task_names: list[str], config: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A regressor's per-target mean and scale; its heads give one value each."""
+    scaling = r.get(fitted, "targets", dict, "fitted")
+    mean = r.get(scaling, "mean", list, "fitted.targets")
+    scale = r.get(scaling, "scale", list, "fitted.targets")
+    if not (len(task_names) == len(mean) == len(scale) == len(config["n_classes"])):
+        raise r.fail("fitted", "has different numbers of targets, scalings and heads.")
+    if any(k != 1 for k in config["n_classes"]):
+        raise r.fail("module.n_classes", "must be 1 for every target of a regressor.")
+    values = mean + scale
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise r.fail("fitted.targets", "must hold numbers.")
+    mean_arr, scale_arr = np.asarray(mean, float), np.asarray(scale, float)
+    if not (np.isfinite(mean_arr).all() and (scale_arr > 0).all()):
+        raise r.fail("fitted.targets", "must have finite means and positive scales.")
+    if not np.isfinite(scale_arr).all():
+        raise r.fail("fitted.targets", "must have finite scales.")
+    return mean_arr, scale_arr
+
+
+def _read_classes(
+    fitted: dict[str, Any], r: _Reader, task_names: list[str], config: dict[str, Any]
+) -> list[np.ndarray]:
+    """A classifier's classes of each task, one per output of its head."""
+    if any(k < 2 for k in config["n_classes"]):
+        raise r.fail("module.n_classes", "must be a list of ints >= 2.")
     classes_doc = r.get(fitted, "classes", list, "fitted")
     if not (len(task_names) == len(classes_doc) == len(config["n_classes"])):
         raise r.fail("fitted", "has different numbers of tasks, classes and heads.")
@@ -487,42 +588,14 @@ def _read_fitted(
                 f"must list the {config['n_classes'][k]} classes of its head.",
             )
         classes.append(task_classes)
-    one_dimensional = r.get(fitted, "one_dimensional", bool, "fitted")
-    if one_dimensional and len(classes) != 1:
-        raise r.fail("fitted.one_dimensional", "is true for several tasks.")
-    n_features_in = r.get(fitted, "n_features_in", int, "fitted")
-    if n_features_in != config["n_features"]:
-        raise r.fail("fitted.n_features_in", "differs from the network's input size.")
-    width_2d = fitted.get("width_2d")
-    if width_2d is not None and (
-        not isinstance(width_2d, int) or isinstance(width_2d, bool)
-    ):
-        raise r.fail("fitted.width_2d", "must be an int or null.")
-    n_iter = r.get(fitted, "n_iter", int, "fitted")
-    history = r.get(fitted, "history", list, "fitted")
-    for epoch in history:
-        if not isinstance(epoch, dict) or not all(map(_is_plain, epoch.values())):
-            raise r.fail(
-                "fitted.history",
-                "must be a list of dicts of plain values (or lists of them, as the "
-                "task affinity matrix).",
-            )
-
-    return {
-        "task_names": task_names,
-        "classes": classes,
-        "one_dimensional": one_dimensional,
-        "n_features_in": n_features_in,
-        "width_2d": width_2d,
-        "n_iter": n_iter,
-        "history": history,
-    }
+    return classes
 
 
 def _build_network(
     estimator: Any,
     config: dict[str, Any],
     task_names: list[str],
+    encoding: Any,
     tensors: dict[str, torch.Tensor],
     r: _Reader,
 ) -> Any:
@@ -546,6 +619,7 @@ def _build_network(
             device=device,
             seed=0,
             validation=False,
+            **estimator._net_targets(encoding),
         )
         net.set_params(
             module__hidden_size=config["hidden_size"],

@@ -295,3 +295,18 @@ def test_early_stopping_validates_on_held_out_streams(streams):
     last = tagger.history_[-1]
     assert 0.0 <= last["valid_acc_task_0"] <= 1.0
     assert np.isfinite(last["valid_loss_task_1"])
+
+
+def test_predictions_over_several_prediction_batches_match_one_at_a_time(streams):
+    X, Y = streams
+    tagger = small_tagger().fit(X, Y)
+    # 300 streams: two prediction batches (of at least 256), padded to different
+    # lengths, whose per-step outputs are joined.
+    rng = np.random.default_rng(1)
+    many = [X[i] for i in rng.integers(0, len(X), size=300)]
+    many[-1] = np.concatenate([X[0], X[1], X[2]])  # the longest, in the 2nd batch
+    together = tagger.predict_proba(many)
+    for i in (0, 255, 299):
+        alone = tagger.predict_proba([many[i]])
+        for k in range(2):
+            np.testing.assert_allclose(together[k][i], alone[k][0], atol=1e-6)

@@ -1,0 +1,199 @@
+"""What the estimators with numeric targets share: checks, scaling, losses, R²."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._targets import Targets, check_targets
+
+__all__ = ["REGRESSION_LOSSES", "RegressionTargetsMixin", "check_regression_targets"]
+
+REGRESSION_LOSSES = ("squared_error", "huber")
+
+
+def check_regression_targets(Y: Any, n_samples: int, *, estimator: str) -> Targets:
+    """Validate numeric ``Y``: one float64 column per target, NaN where missing.
+
+    None counts as missing too. Infinite values, non-numeric values and a target
+    without any value are errors.
+    """
+    targets = check_targets(Y, n_samples, estimator=estimator)
+    columns = []
+    for k, column in enumerate(targets.columns):
+        name = targets.names[k] if targets.names else f"task_{k}"
+        if column.dtype == object:
+            column = np.array(
+                [np.nan if v is None else v for v in column.tolist()], dtype=object
+            )
+        if column.dtype.kind in "USb" or column.dtype.kind == "c":
+            values = None
+        else:
+            try:
+                values = np.asarray(column, dtype=np.float64)
+            except (TypeError, ValueError):
+                values = None
+        if values is None:
+            example = next(
+                (v for v in column.tolist() if not isinstance(v, (int, float))),
+                column[0],
+            )
+            raise ValueError(
+                f"{estimator} needs numeric targets, but target {name!r} holds "
+                f"{example!r}. Encode it as numbers, or use MultiTaskGRUClassifier "
+                "for class labels."
+            )
+        if np.isinf(values).any():
+            raise ValueError(
+                f"Input y contains infinity: target {name!r} of {estimator} has "
+                "infinite values. Mark a missing target with NaN (or None)."
+            )
+        if np.isnan(values).all():
+            raise ValueError(
+                f"Input y contains NaN only: target {name!r} of {estimator} has no "
+                "value at all; drop it or give some values."
+            )
+        columns.append(values)
+    return Targets(
+        columns=columns, names=targets.names, one_dimensional=targets.one_dimensional
+    )
+
+
+def r2_of_labelled(
+    y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None
+) -> float:
+    """R² of one target over the rows where ``y_true`` is not NaN (NaN if none)."""
+    labelled = ~np.isnan(y_true)
+    if not labelled.any():
+        return float("nan")
+    weights = np.ones(len(y_true)) if sample_weight is None else sample_weight
+    w, t, p = weights[labelled], y_true[labelled], y_pred[labelled]
+    if w.sum() <= 0:
+        return float("nan")
+    mean = np.average(t, weights=w)
+    total = np.sum(w * (t - mean) ** 2)
+    residual = np.sum(w * (t - p) ** 2)
+    if total == 0:  # as scikit-learn's r2_score: 1 if perfect, else 0
+        return 1.0 if residual == 0 else 0.0
+    return float(1 - residual / total)
+
+
+class RegressionTargetsMixin:
+    """Numeric targets: the hooks of :class:`~sk_mtgru._base.BaseMultiTaskGRU` for
+    the regressor.
+
+    Each target is standardised with the mean and standard deviation of its
+    values at the first fit (a constant target keeps scale 1), so that the
+    network learns on a scale where every target weighs alike, and predictions
+    are mapped back. A missing target (NaN) is left out of that target's loss.
+    """
+
+    loss: str
+    _y_mean: np.ndarray
+    _y_scale: np.ndarray
+    _fit: Any
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        """Train for one epoch on ``X``, continuing from the current weights.
+
+        For data that arrives in chunks, or does not fit in memory at once: each
+        call makes one pass over the given sequences and keeps the optimizer's
+        state between calls. The targets and their standardisation are fixed by
+        the first call. ``max_iter`` and ``early_stopping`` do not apply.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any form accepted by :meth:`fit`.
+        y : array-like of shape (n_samples, n_targets) or (n_samples,)
+            Targets, those of the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sequence in every target's loss.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one more epoch.
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _encode(
+        self,
+        targets: Targets,
+        task_names: list[str],
+        known: Any,
+        unit_weights: np.ndarray,
+    ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """The targets' mean and scale, and the standardised targets (float32).
+
+        The mean and standard deviation weigh each value by its sample weight, so
+        that a weight of 2 standardises as a repeated sample would.
+        """
+        values = np.column_stack(targets.columns)
+        if known is None:
+            known_values = ~np.isnan(values)
+            w = unit_weights[:, None] * known_values
+            total = w.sum(axis=0)
+            total[total <= 0] = 1.0  # every weight 0: any centre will do
+            filled = np.where(known_values, values, 0.0)
+            mean = (w * filled).sum(axis=0) / total
+            scale = np.sqrt((w * (filled - mean) ** 2).sum(axis=0) / total)
+            scale[~(scale > 0)] = 1.0
+        else:
+            mean, scale = known
+        encoded = ((values - mean) / scale).astype(np.float32)
+        if not np.isfinite(encoded[~np.isnan(values)]).all():
+            raise ValueError(
+                "y has values too far from those of the first fit to standardise in "
+                "float32; fit afresh (warm_start=False)."
+            )
+        return (mean, scale), encoded
+
+    def _fitted_encoding(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._y_mean, self._y_scale
+
+    def _loss_weight(
+        self,
+        targets: Targets,
+        task_names: list[str],
+        encoding: Any,
+        encoded: np.ndarray,
+        unit_weights: np.ndarray,
+        incremental: bool,
+    ) -> np.ndarray:
+        """The unit's sample weight for each target it has; 0 where missing."""
+        return (unit_weights[:, None] * ~np.isnan(encoded)).astype(np.float32)
+
+    def _n_outputs(self, encoding: Any) -> list[int]:
+        return [1] * len(encoding[0])
+
+    def _net_targets(self, encoding: Any) -> dict[str, Any]:
+        mean, scale = encoding
+        return {
+            "task_kinds": ["regression"] * len(mean),
+            "regression_loss": self.loss,
+            "target_scales": [float(s) for s in scale],
+        }
+
+    def _set_encoding(self, encoding: Any, targets: Targets) -> None:
+        self._y_mean, self._y_scale = encoding
+
+    def _combine_windows(
+        self, outputs: tuple[torch.Tensor, ...], owners: np.ndarray, n: int
+    ) -> tuple[torch.Tensor, ...]:
+        """Each sequence's prediction: the mean of its windows'."""
+        index = torch.as_tensor(owners)
+        counts = torch.bincount(index, minlength=n).to(torch.float64)
+        result = []
+        for output in outputs:
+            total = torch.zeros(n, output.shape[1], dtype=torch.float64)
+            total.index_add_(0, index, output.double())
+            result.append(total / counts[:, None])
+        return tuple(result)
+
+    def _unscale(self, outputs: tuple[torch.Tensor, ...]) -> np.ndarray:
+        """Predictions in the targets' units, ``(n_samples, n_targets)``."""
+        standard = np.column_stack([o[..., 0].double().numpy() for o in outputs])
+        return standard * self._y_scale + self._y_mean
