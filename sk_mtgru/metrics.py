@@ -1,8 +1,10 @@
-"""Metrics and scorers for multi-task classification.
+"""Metrics and scorers for multi-task models.
 
 scikit-learn's ``accuracy_score`` rejects multiclass-multioutput targets, so these
 functions take ``Y`` with one column per task (or 1-D for one task). The scorers plug
-into ``GridSearchCV(scoring={...}, refit=...)`` and ``cross_validate``.
+into ``GridSearchCV(scoring={...}, refit=...)`` and ``cross_validate``, for every
+estimator of the package (per step for the tagger) and pipelines ending in one;
+:func:`task_scorer` scores one task with any of scikit-learn's metrics.
 
 Examples
 --------
@@ -18,9 +20,12 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, is_regressor
+from sklearn.metrics import get_scorer, make_scorer
 
 from ._targets import check_targets, missing_mask
 
@@ -29,6 +34,7 @@ __all__ = [
     "mean_task_accuracy",
     "exact_match_accuracy",
     "task_accuracy_scorer",
+    "task_scorer",
     "mean_task_accuracy_scorer",
     "exact_match_scorer",
 ]
@@ -191,13 +197,13 @@ class _Scorer:
         if isinstance(task, str):
             if task not in names:
                 raise ValueError(
-                    f"task_accuracy_scorer: unknown task {task!r}; the fitted "
+                    f"{self.name}: unknown task {task!r}; the fitted "
                     f"estimator's tasks are {names}."
                 )
             return names.index(task)
         if names and not -len(names) <= task < len(names):
             raise ValueError(
-                f"task_accuracy_scorer: task index {task} is out of range for "
+                f"{self.name}: task index {task} is out of range for "
                 f"{len(names)} task(s)."
             )
         return int(task)
@@ -207,10 +213,11 @@ class _Scorer:
     ) -> float:
         final = _final_estimator(estimator)
         index = None if self.task is None else self._index(final, self.task)
+        units = _Units(estimator, X, y, sample_weight)
         result = self.metric(
-            y,
-            estimator.predict(X),
-            sample_weight=sample_weight,
+            np.column_stack(units.true).astype(object),
+            np.column_stack(units.predicted).astype(object),
+            sample_weight=units.weights,
             missing_label=getattr(final, "missing_label", None),
         )
         return float(result if index is None else result[index])
@@ -254,3 +261,174 @@ def task_accuracy_scorer(task: int | str) -> _Scorer:
 mean_task_accuracy_scorer = _Scorer(mean_task_accuracy, "mean_task_accuracy_scorer")
 #: Scorer of :func:`exact_match_accuracy`.
 exact_match_scorer = _Scorer(exact_match_accuracy, "exact_match_scorer")
+
+
+class _Units:
+    """What a fitted estimator is scored on: per task, the true and predicted
+    values of every unit (a sequence, or a step for the tagger) and the units'
+    weights. Probabilities are computed only when asked for."""
+
+    def __init__(self, estimator: Any, X: Any, y: Any, sample_weight: Any) -> None:
+        self.estimator, self.X = estimator, X
+        self.final = _final_estimator(estimator)
+        predicted = estimator.predict(X)
+        name = type(self.final).__name__
+        weights = None if sample_weight is None else np.asarray(sample_weight, float)
+        self.lengths = None
+        if isinstance(predicted, list):  # the tagger: one array per sequence
+            from ._tagger import _step_targets
+
+            self.lengths = np.array([len(p) for p in predicted])
+            targets = _step_targets(y, self.lengths, name)
+            predicted = np.concatenate(predicted)
+            if weights is not None:
+                weights = np.repeat(weights, self.lengths)
+        elif is_regressor(self.final):
+            from ._regression import check_regression_targets
+
+            targets = check_regression_targets(y, len(predicted), estimator=name)
+        else:
+            targets = check_targets(y, len(predicted), estimator=name)
+        if predicted.ndim == 1:
+            predicted = predicted[:, np.newaxis]
+        if targets.n_tasks != predicted.shape[1]:
+            raise ValueError(
+                f"y has {targets.n_tasks} task(s) but {name} predicts "
+                f"{predicted.shape[1]}; pass the tasks it was fitted with."
+            )
+        self.true = targets.columns
+        self.predicted = [predicted[:, k] for k in range(predicted.shape[1])]
+        self.weights = weights
+
+    def labelled(self, k: int) -> np.ndarray:
+        """The units that have a true value for task ``k``."""
+        column = self.true[k]
+        if column.dtype.kind == "f" and not hasattr(self.final, "classes_"):
+            return ~np.isnan(column)
+        return ~missing_mask(column, getattr(self.final, "missing_label", None))
+
+    def probabilities(self, k: int) -> np.ndarray:
+        """Task ``k``'s class probabilities of every unit."""
+        proba = self.estimator.predict_proba(self.X)
+        if getattr(self.final, "_one_dimensional_y", False):
+            proba = [proba]  # one task, given without the list over tasks
+        if self.lengths is not None:  # the tagger: one array per sequence
+            return np.concatenate(proba[k])
+        return np.asarray(proba[k])
+
+
+class _TaskView(BaseEstimator):
+    """One task of a fitted multi-task estimator, seen by a scikit-learn scorer:
+    ``predict`` and ``predict_proba`` return that task's outputs on the labelled
+    units, whatever they are passed."""
+
+    def __init__(self, units: Any = None, k: int = 0, rows: Any = None) -> None:
+        self.units = units
+        self.k = k
+        self.rows = rows
+
+    def fit(self, X: Any = None, y: Any = None) -> _TaskView:  # pragma: no cover
+        return self
+
+    @property
+    def classes_(self) -> np.ndarray:
+        classes = self.units.final.classes_
+        return classes[self.k] if isinstance(classes, list) else classes
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.units.predicted[self.k][self.rows]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return self.units.probabilities(self.k)[self.rows]
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        regressor = is_regressor(self.units.final)
+        tags.estimator_type = "regressor" if regressor else "classifier"
+        return tags
+
+
+class _TaskScorer(_Scorer):
+    """Scorer of one task with a scikit-learn scorer (see :func:`task_scorer`)."""
+
+    def __init__(self, task: int | str, scorer: Any, name: str) -> None:
+        super().__init__(None, name, task=task)
+        self.key = task
+        self.scorer = scorer
+
+    def __call__(
+        self, estimator: Any, X: Any, y: Any, sample_weight: Any = None
+    ) -> float:
+        units = _Units(estimator, X, y, sample_weight)
+        k = self._index(units.final, self.key)
+        rows = units.labelled(k)
+        if not rows.any():
+            return float("nan")
+        true = units.true[k][rows]
+        if hasattr(units.final, "classes_"):
+            classes = _TaskView(units, k, rows).classes_
+            true = true.astype(classes.dtype) if classes.dtype != object else true
+        weights = None if units.weights is None else units.weights[rows]
+        view = _TaskView(units, k, rows)
+        if weights is None:
+            return float(self.scorer(view, None, true))
+        return float(self.scorer(view, None, true, sample_weight=weights))
+
+
+def task_scorer(task: int | str, metric: str | Callable[..., float]) -> _Scorer:
+    """Make a scorer of one task with any of scikit-learn's metrics.
+
+    For ``GridSearchCV(scoring={...}, refit=...)`` and ``cross_validate`` over any
+    estimator of the package or a pipeline ending in one: the task is scored on
+    the units labelled for it (sequences; steps for the tagger), with the metric
+    and conventions of scikit-learn (greater is better: error metrics are
+    negated, as ``'neg_mean_absolute_error'``).
+
+    Parameters
+    ----------
+    task : int or str
+        The task's index, or its name in the fitted estimator's ``task_names_``.
+    metric : str or callable
+        A scikit-learn scorer name (``'balanced_accuracy'``, ``'f1_macro'``,
+        ``'roc_auc'``, ``'neg_log_loss'``, ``'r2'``,
+        ``'neg_mean_absolute_error'``, ... -- see
+        ``sklearn.metrics.get_scorer_names()``), or a metric function
+        ``metric(y_true, y_pred)`` of the task's labels or values, greater is
+        better.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y)``: the task's score.
+
+    Examples
+    --------
+    >>> from sk_mtgru.metrics import task_scorer
+    >>> scoring = {"exercise": task_scorer("exercise", "balanced_accuracy"),
+    ...            "duration": task_scorer("duration", "neg_mean_absolute_error")}
+    >>> scoring["duration"]
+    task_scorer('duration', 'neg_mean_absolute_error')
+    """
+    if isinstance(task, (bool, np.bool_)) or not isinstance(
+        task, (int, np.integer, str)
+    ):
+        raise TypeError(f"task must be a task index (int) or name (str), got {task!r}.")
+    task = task if isinstance(task, str) else int(task)
+    if isinstance(metric, str):
+        try:
+            scorer = get_scorer(metric)
+        except ValueError as exc:
+            raise ValueError(
+                f"metric={metric!r} is not a scikit-learn scorer name; see "
+                "sklearn.metrics.get_scorer_names(), or pass a function "
+                "metric(y_true, y_pred)."
+            ) from exc
+        label = repr(metric)
+    elif callable(metric):
+        scorer = make_scorer(metric)
+        label = getattr(metric, "__name__", repr(metric))
+    else:
+        raise TypeError(
+            f"metric must be a scorer name or a function, got {type(metric).__name__}."
+        )
+    return _TaskScorer(task, scorer, f"task_scorer({task!r}, {label})")

@@ -1,4 +1,5 @@
-"""Helpers to search multi-task models' hyper-parameters with scikit-learn."""
+"""Helpers to search multi-task models' hyper-parameters with scikit-learn:
+candidate task weights and cross-validation folds for multi-task targets."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import cast
 
 import numpy as np
 
-__all__ = ["task_weight_grid"]
+from ._splitters import MultiTaskStratifiedKFold
+
+__all__ = ["MultiTaskStratifiedKFold", "task_weight_grid"]
 
 
 def task_weight_grid(

@@ -1,10 +1,20 @@
-"""Per-task, mean and exact-match accuracy, and scorers that find tasks by name."""
+"""Per-task, mean and exact-match accuracy, and scorers of tasks by name and metric."""
 
 import numpy as np
 import pytest
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    r2_score,
+    roc_auc_score,
+)
+from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 
-from sk_mtgru import SequenceScaler
+from sk_mtgru import MultiTaskGRURegressor, MultiTaskGRUTagger, SequenceScaler
+from sk_mtgru.datasets import make_multitask_sequences
 from sk_mtgru.metrics import (
     exact_match_accuracy,
     exact_match_scorer,
@@ -12,6 +22,7 @@ from sk_mtgru.metrics import (
     mean_task_accuracy_scorer,
     per_task_accuracy,
     task_accuracy_scorer,
+    task_scorer,
 )
 
 from .conftest import small_classifier
@@ -68,3 +79,119 @@ def test_task_scorer_rejects_unknown_tasks(dense_data):
         task_accuracy_scorer(5)(clf, X, Y)
     with pytest.raises(TypeError, match="task index \\(int\\) or name \\(str\\)"):
         task_accuracy_scorer(1.5)
+
+
+def _with_missing(Y, rows, task):
+    Y = Y.astype(object)
+    Y[rows, task] = None
+    return Y
+
+
+def test_task_scorer_applies_a_scikit_learn_metric_to_one_tasks_labelled_samples(
+    dense_data,
+):
+    X, Y = dense_data
+    Y_missing = _with_missing(Y, np.arange(0, 60, 5), 1)
+    clf = small_classifier().fit(X, Y_missing)
+    labelled = np.ones(60, dtype=bool)
+    labelled[::5] = False
+    Y_pred = clf.predict(X)
+    expected = balanced_accuracy_score(
+        Y[labelled, 1].astype(int), Y_pred[labelled, 1].astype(int)
+    )
+    scorer = task_scorer("task_1", "balanced_accuracy")
+    assert scorer(clf, X, Y_missing) == pytest.approx(expected)
+    # Probability-based metrics read that task's predict_proba.
+    auc = roc_auc_score(Y[:, 0], clf.predict_proba(X)[0][:, 1])
+    assert task_scorer(0, "roc_auc")(clf, X, Y) == pytest.approx(auc)
+
+    # A metric function, greater is better.
+    def agreement(y_true, y_pred):
+        return float(np.mean(y_true == y_pred))
+
+    assert task_scorer(0, agreement)(clf, X, Y) == pytest.approx(
+        np.mean(Y[:, 0] == Y_pred[:, 0])
+    )
+    weights = np.linspace(0.5, 2, 60)
+    assert task_scorer(0, "accuracy")(clf, X, Y, sample_weight=weights) == (
+        pytest.approx(np.average(Y[:, 0] == Y_pred[:, 0], weights=weights))
+    )
+
+
+def test_task_scorer_on_a_regressor_leaves_missing_targets_out():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 10, 2))
+    Y = np.column_stack([X[:, :, 0].sum(1), X[:, :, 1].mean(1)])
+    Y[::4, 1] = np.nan
+    reg = MultiTaskGRURegressor(hidden_size=8, max_iter=3, random_state=0).fit(X, Y)
+    known = ~np.isnan(Y[:, 1])
+    mae = mean_absolute_error(Y[known, 1], reg.predict(X)[known, 1])
+    scorer = task_scorer(1, "neg_mean_absolute_error")
+    assert scorer(reg, X, Y) == pytest.approx(-mae)
+    assert task_scorer(0, "r2")(reg, X, Y) == pytest.approx(
+        r2_score(Y[:, 0], reg.predict(X)[:, 0])
+    )
+
+
+def test_every_scorer_works_on_the_tagger_per_step():
+    X, Y = make_multitask_sequences(
+        20, n_tasks=2, length=(5, 12), per_step=True, random_state=0
+    )
+    tagger = MultiTaskGRUTagger(hidden_size=6, max_iter=2, random_state=0).fit(X, Y)
+    steps_true = np.concatenate(Y)
+    steps_pred = np.concatenate(tagger.predict(X))
+    per_task = per_task_accuracy(steps_true, steps_pred)
+    assert task_accuracy_scorer(1)(tagger, X, Y) == pytest.approx(per_task[1])
+    assert mean_task_accuracy_scorer(tagger, X, Y) == pytest.approx(tagger.score(X, Y))
+    assert exact_match_scorer(tagger, X, Y) == pytest.approx(
+        exact_match_accuracy(steps_true, steps_pred)
+    )
+    f1 = f1_score(steps_true[:, 0], steps_pred[:, 0], average="macro")
+    assert task_scorer(0, "f1_macro")(tagger, X, Y) == pytest.approx(f1)
+    proba = np.concatenate(tagger.predict_proba(X)[1])
+    assert task_scorer(1, "neg_log_loss")(tagger, X, Y) == pytest.approx(
+        -log_loss(steps_true[:, 1], proba, labels=tagger.classes_[1])
+    )
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor", "tagger"])
+def test_grid_search_refits_on_one_tasks_metric(kind):
+    rng = np.random.default_rng(0)
+    if kind == "tagger":
+        X, Y = make_multitask_sequences(
+            24, n_tasks=2, length=(5, 10), per_step=True, random_state=0
+        )
+        model = MultiTaskGRUTagger(hidden_size=4, max_iter=1, random_state=0)
+        scoring = {
+            "a": task_scorer(0, "balanced_accuracy"),
+            "b": task_accuracy_scorer(1),
+        }
+    elif kind == "regressor":
+        X = rng.normal(size=(24, 8, 2))
+        Y = np.column_stack([X[:, :, 0].sum(1), X[:, :, 1].sum(1)])
+        model = MultiTaskGRURegressor(hidden_size=4, max_iter=1, random_state=0)
+        scoring = {
+            "a": task_scorer(0, "r2"),
+            "b": task_scorer(1, "neg_median_absolute_error"),
+        }
+    else:
+        X, Y = make_multitask_sequences(24, n_tasks=2, length=8, random_state=0)
+        model = small_classifier(max_iter=1)
+        scoring = {"a": task_scorer(0, "f1_macro"), "b": task_accuracy_scorer(1)}
+    search = GridSearchCV(
+        model,
+        {"task_weights": [(1, 1), (1, 2)]},
+        scoring=scoring,
+        refit="a",
+        cv=KFold(2),
+    ).fit(X, Y)
+    assert np.isfinite(search.cv_results_["mean_test_a"]).all()
+    assert np.isfinite(search.cv_results_["mean_test_b"]).all()
+    assert search.best_index_ == int(np.argmax(search.cv_results_["mean_test_a"]))
+
+
+def test_task_scorer_rejects_unknown_metrics():
+    with pytest.raises(ValueError, match="not a scikit-learn scorer name"):
+        task_scorer(0, "accuracy_of_everything")
+    with pytest.raises(TypeError, match="scorer name or a function"):
+        task_scorer(0, 3)
