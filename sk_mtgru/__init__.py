@@ -3,11 +3,13 @@
 A GRU encoder shared by all tasks, one output head per task, trained on a weighted
 combination of the tasks' losses with skorch, behind scikit-learn's API:
 :class:`MultiTaskGRUClassifier` labels whole sequences,
-:class:`MultiTaskGRURegressor` predicts numbers for them, and
+:class:`MultiTaskGRURegressor` predicts numbers for them,
+:class:`MultiTaskGRUEstimator` mixes tasks of both kinds, and
 :class:`MultiTaskGRUTagger` labels every time step.
 """
 
 from ._estimator import MultiTaskGRUClassifier
+from ._mixed import MultiTaskGRUEstimator
 from ._persistence import load
 from ._preprocessing import SequenceScaler
 from ._regressor import MultiTaskGRURegressor
@@ -18,6 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MultiTaskGRUClassifier",
+    "MultiTaskGRUEstimator",
     "MultiTaskGRURegressor",
     "MultiTaskGRUTagger",
     "SequenceScaler",

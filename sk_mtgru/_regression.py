@@ -9,7 +9,13 @@ import torch
 
 from ._targets import Targets, check_targets
 
-__all__ = ["REGRESSION_LOSSES", "RegressionTargetsMixin", "check_regression_targets"]
+__all__ = [
+    "REGRESSION_LOSSES",
+    "RegressionTargetsMixin",
+    "check_regression_targets",
+    "numeric_column",
+    "standardise",
+]
 
 REGRESSION_LOSSES = ("squared_error", "huber")
 
@@ -21,44 +27,78 @@ def check_regression_targets(Y: Any, n_samples: int, *, estimator: str) -> Targe
     without any value are errors.
     """
     targets = check_targets(Y, n_samples, estimator=estimator)
-    columns = []
-    for k, column in enumerate(targets.columns):
-        name = targets.names[k] if targets.names else f"task_{k}"
-        if column.dtype == object:
-            column = np.array(
-                [np.nan if v is None else v for v in column.tolist()], dtype=object
-            )
-        if column.dtype.kind in "USb" or column.dtype.kind == "c":
-            values = None
-        else:
-            try:
-                values = np.asarray(column, dtype=np.float64)
-            except (TypeError, ValueError):
-                values = None
-        if values is None:
-            example = next(
-                (v for v in column.tolist() if not isinstance(v, (int, float))),
-                column[0],
-            )
-            raise ValueError(
-                f"{estimator} needs numeric targets, but target {name!r} holds "
-                f"{example!r}. Encode it as numbers, or use MultiTaskGRUClassifier "
-                "for class labels."
-            )
-        if np.isinf(values).any():
-            raise ValueError(
-                f"Input y contains infinity: target {name!r} of {estimator} has "
-                "infinite values. Mark a missing target with NaN (or None)."
-            )
-        if np.isnan(values).all():
-            raise ValueError(
-                f"Input y contains NaN only: target {name!r} of {estimator} has no "
-                "value at all; drop it or give some values."
-            )
-        columns.append(values)
+    columns = [
+        numeric_column(
+            column, targets.names[k] if targets.names else f"task_{k}", estimator
+        )
+        for k, column in enumerate(targets.columns)
+    ]
     return Targets(
         columns=columns, names=targets.names, one_dimensional=targets.one_dimensional
     )
+
+
+def numeric_column(column: np.ndarray, name: str, estimator: str) -> np.ndarray:
+    """One target as float64, NaN where missing (None or NaN); errors for
+    non-numeric or infinite values and for a target without any value."""
+    if column.dtype == object:
+        column = np.array(
+            [np.nan if v is None else v for v in column.tolist()], dtype=object
+        )
+    if column.dtype.kind in "USb" or column.dtype.kind == "c":
+        values = None
+    else:
+        try:
+            values = np.asarray(column, dtype=np.float64)
+        except (TypeError, ValueError):
+            values = None
+    if values is None:
+        example = next(
+            (v for v in column.tolist() if not isinstance(v, (int, float))),
+            column[0],
+        )
+        raise ValueError(
+            f"{estimator} needs numeric targets, but target {name!r} holds "
+            f"{example!r}. Encode it as numbers, or use MultiTaskGRUClassifier "
+            "for class labels."
+        )
+    if np.isinf(values).any():
+        raise ValueError(
+            f"Input y contains infinity: target {name!r} of {estimator} has "
+            "infinite values. Mark a missing target with NaN (or None)."
+        )
+    if np.isnan(values).all():
+        raise ValueError(
+            f"Input y contains NaN only: target {name!r} of {estimator} has no "
+            "value at all; drop it or give some values."
+        )
+    return values
+
+
+def standardise(
+    values: np.ndarray, unit_weights: np.ndarray, known: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each column's mean and scale (``known``, or weighted by ``unit_weights``:
+    a weight of 2 standardises as a repeated sample would; a constant column
+    keeps scale 1) and the standardised values as float32, NaN kept."""
+    if known is None:
+        known_values = ~np.isnan(values)
+        w = unit_weights[:, None] * known_values
+        total = w.sum(axis=0)
+        total[total <= 0] = 1.0  # every weight 0: any centre will do
+        filled = np.where(known_values, values, 0.0)
+        mean = (w * filled).sum(axis=0) / total
+        scale = np.sqrt((w * (filled - mean) ** 2).sum(axis=0) / total)
+        scale[~(scale > 0)] = 1.0
+    else:
+        mean, scale = known
+    encoded = ((values - mean) / scale).astype(np.float32)
+    if not np.isfinite(encoded[~np.isnan(values)]).all():
+        raise ValueError(
+            "y has values too far from those of the first fit to standardise in "
+            "float32; fit afresh (warm_start=False)."
+        )
+    return mean, scale, encoded
 
 
 def r2_of_labelled(
@@ -132,23 +172,7 @@ class RegressionTargetsMixin:
         that a weight of 2 standardises as a repeated sample would.
         """
         values = np.column_stack(targets.columns)
-        if known is None:
-            known_values = ~np.isnan(values)
-            w = unit_weights[:, None] * known_values
-            total = w.sum(axis=0)
-            total[total <= 0] = 1.0  # every weight 0: any centre will do
-            filled = np.where(known_values, values, 0.0)
-            mean = (w * filled).sum(axis=0) / total
-            scale = np.sqrt((w * (filled - mean) ** 2).sum(axis=0) / total)
-            scale[~(scale > 0)] = 1.0
-        else:
-            mean, scale = known
-        encoded = ((values - mean) / scale).astype(np.float32)
-        if not np.isfinite(encoded[~np.isnan(values)]).all():
-            raise ValueError(
-                "y has values too far from those of the first fit to standardise in "
-                "float32; fit afresh (warm_start=False)."
-            )
+        mean, scale, encoded = standardise(values, unit_weights, known)
         return (mean, scale), encoded
 
     def _fitted_encoding(self) -> tuple[np.ndarray, np.ndarray]:

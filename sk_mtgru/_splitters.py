@@ -31,8 +31,9 @@ class MultiTaskStratifiedKFold(BaseCrossValidator):
 
     with shuffling, and with ``groups`` -- a recording cut into windows, a
     patient's stays -- kept whole in one fold, the groups' label counts
-    stratified instead of the samples'. For the tagger's per-step labels, each
-    sequence counts its steps' labels. Folds then hold about
+    stratified instead of the samples'. A task of numbers (non-integer values:
+    a regression target) is stratified by quintile; for the tagger's per-step
+    labels, each sequence counts its steps' labels. Folds then hold about
     ``n_samples / n_splits`` samples each.
 
     Parameters
@@ -178,6 +179,7 @@ class MultiTaskStratifiedKFold(BaseCrossValidator):
             missing = missing_mask(column, self.missing_label)
             values = column.astype(object)
             values[missing] = None
+            values[~missing] = _binned(values[~missing])
             labels = sorted({v for v in values[~missing].tolist()}, key=repr)
             index = {label: i for i, label in enumerate(labels)}
             block = np.zeros((n_samples, len(labels) + count_missing))
@@ -206,6 +208,19 @@ class MultiTaskStratifiedKFold(BaseCrossValidator):
                 f"task={self.task} is out of range for y's {targets.n_tasks} task(s)."
             )
         return [(targets.columns[int(self.task)], 1)]
+
+
+def _binned(values: np.ndarray) -> np.ndarray:
+    """Labels as they are; numbers of a regression task (non-integer values) as
+    their quintile, so that folds hold low and high values alike."""
+    try:
+        numbers = np.asarray(values.tolist(), dtype=float)
+    except (TypeError, ValueError):
+        return values
+    if not len(numbers) or np.all(numbers == np.round(numbers)):
+        return values
+    edges = np.quantile(numbers, [0.2, 0.4, 0.6, 0.8])
+    return np.digitize(numbers, edges).astype(object)
 
 
 def _per_step(X: Any, y: Any) -> bool:

@@ -289,6 +289,8 @@ class _Units:
             targets = check_regression_targets(y, len(predicted), estimator=name)
         else:
             targets = check_targets(y, len(predicted), estimator=name)
+        if hasattr(predicted, "columns"):  # mixed kinds: a DataFrame
+            predicted = predicted.to_numpy(dtype=object)
         if predicted.ndim == 1:
             predicted = predicted[:, np.newaxis]
         if targets.n_tasks != predicted.shape[1]:
@@ -300,16 +302,25 @@ class _Units:
         self.predicted = [predicted[:, k] for k in range(predicted.shape[1])]
         self.weights = weights
 
+    def regression(self, k: int) -> bool:
+        """Whether task ``k`` predicts numbers."""
+        kinds = getattr(self.final, "task_types_", None)
+        return is_regressor(self.final) or (
+            kinds is not None and kinds[k] == "regression"
+        )
+
     def labelled(self, k: int) -> np.ndarray:
         """The units that have a true value for task ``k``."""
         column = self.true[k]
-        if column.dtype.kind == "f" and not hasattr(self.final, "classes_"):
-            return ~np.isnan(column)
+        if self.regression(k):
+            return ~missing_mask(column)
         return ~missing_mask(column, getattr(self.final, "missing_label", None))
 
     def probabilities(self, k: int) -> np.ndarray:
         """Task ``k``'s class probabilities of every unit."""
         proba = self.estimator.predict_proba(self.X)
+        if isinstance(proba, dict):  # mixed kinds: the classification tasks' by name
+            return np.asarray(proba[str(self.final.task_names_[k])])
         if getattr(self.final, "_one_dimensional_y", False):
             proba = [proba]  # one task, given without the list over tasks
         if self.lengths is not None:  # the tagger: one array per sequence
@@ -343,7 +354,7 @@ class _TaskView(BaseEstimator):
 
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()
-        regressor = is_regressor(self.units.final)
+        regressor = self.units is not None and self.units.regression(self.k)
         tags.estimator_type = "regressor" if regressor else "classifier"
         return tags
 
@@ -365,7 +376,9 @@ class _TaskScorer(_Scorer):
         if not rows.any():
             return float("nan")
         true = units.true[k][rows]
-        if hasattr(units.final, "classes_"):
+        if units.regression(k):
+            true = true.astype(float)
+        else:
             classes = _TaskView(units, k, rows).classes_
             true = true.astype(classes.dtype) if classes.dtype != object else true
         weights = None if units.weights is None else units.weights[rows]

@@ -123,3 +123,11 @@ def test_impossible_folds_are_clear_errors(sorted_labels, cv, match):
     X, Y = sorted_labels
     with pytest.raises(ValueError, match=match):
         list(cv.split(X, Y))
+
+
+def test_a_regression_target_is_stratified_by_quintile():
+    rng = np.random.default_rng(0)
+    values = np.sort(rng.normal(size=100)) * 10 + 50  # sorted: KFold would split
+    Y = np.column_stack([rng.integers(0, 2, 100), values]).astype(object)
+    for _, test in MultiTaskStratifiedKFold(4).split(np.zeros(100), Y):
+        assert values[test].min() < 45 and values[test].max() > 55
