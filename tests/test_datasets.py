@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 
 from sk_mtgru import MultiTaskGRUClassifier
-from sk_mtgru.datasets import load_watch, make_multitask_sequences
+from sk_mtgru.datasets import (
+    load_watch,
+    make_intensive_care_stays,
+    make_multitask_sequences,
+)
 
 
 def test_fixed_length_gives_a_3d_array_and_integer_labels():
@@ -144,3 +148,37 @@ def test_per_step_labels_are_constant_over_each_segment():
     for labels in Y:
         for start in range(0, 40, 10):
             assert (labels[start : start + 10] == labels[start]).all()
+
+
+def test_intensive_care_stays_have_tasks_of_every_kind():
+    stays = make_intensive_care_stays(60, min_hours=10, max_hours=30, random_state=0)
+    lengths = [len(x) for x in stays.data]
+    assert min(lengths) >= 10 and max(lengths) <= 30 and len(set(lengths)) > 5
+    assert all(x.shape[1] == 5 and x.dtype == np.float32 for x in stays.data)
+    assert stays.target.shape == (60, 3)
+    assert set(stays.target[:, 0]) == {0, 1}
+    assert set(stays.target[:, 1]) == {"cardiac", "respiratory", "septic"}
+    assert stays.target[:, 2].astype(float).min() >= 2.0
+    assert [len(s) for s in stays.step_target] == lengths
+    # The hidden severity drives mortality, the stay and the decompensations.
+    severe = stays.severity > 0
+    assert stays.target[severe, 0].mean() > stays.target[~severe, 0].mean()
+    assert (
+        stays.target[severe, 2].astype(float).mean()
+        > stays.target[~severe, 2].astype(float).mean()
+    )
+    again = make_intensive_care_stays(60, min_hours=10, max_hours=30, random_state=0)
+    np.testing.assert_array_equal(again.data[7], stays.data[7])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_stays": 0}, "n_stays must be >= 1"),
+        ({"min_hours": 40, "max_hours": 20}, "exceeds max_hours"),
+        ({"noise": -1.0}, "noise must be >= 0"),
+    ],
+)
+def test_intensive_care_stays_reject_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_intensive_care_stays(**kwargs)

@@ -17,7 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sk_mtgru import MultiTaskGRUClassifier, SequenceScaler
 from sk_mtgru.datasets import make_multitask_sequences
 from sk_mtgru.metrics import task_accuracy_scorer
-from sk_mtgru.model_selection import task_weight_grid
+from sk_mtgru.model_selection import MultiTaskStratifiedKFold, task_weight_grid
 
 X, Y = make_multitask_sequences(
     400, n_tasks=2, n_classes=[3, 4], length=25, noise=0.4, random_state=1
@@ -32,7 +32,10 @@ pipe = make_pipeline(
 # %%
 # :func:`~sk_mtgru.model_selection.task_weight_grid` spreads candidate weightings
 # evenly over the simplex. Scoring with one scorer per task shows what each
-# weighting does to each task; ``refit="score"`` keeps the best mean.
+# weighting does to each task; ``refit="score"`` keeps the best mean. An integer
+# ``cv`` would give a 2-D ``Y`` unshuffled ``KFold``:
+# :class:`~sk_mtgru.model_selection.MultiTaskStratifiedKFold` keeps every task's
+# classes in proportion in each fold, and shuffles.
 weights = task_weight_grid(2, resolution=6)
 print(weights)
 search = GridSearchCV(
@@ -44,7 +47,7 @@ search = GridSearchCV(
         "task_1": task_accuracy_scorer(1),
     },
     refit="score",
-    cv=3,
+    cv=MultiTaskStratifiedKFold(3, shuffle=True, random_state=0),
     n_jobs=2,
 ).fit(X, Y)
 print("best:", search.best_params_)
