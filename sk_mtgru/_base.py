@@ -38,7 +38,7 @@ from ._net import (
     last_task_affinity,
 )
 from ._targets import Targets
-from ._training import SCHEDULES, training_callbacks
+from ._training import SCHEDULES, PerTaskBest, training_callbacks
 from ._validation import (
     Integral,
     Interval,
@@ -173,7 +173,7 @@ _BASE_CONSTRAINTS: dict = {
     "length_bucketing": ["boolean"],
     "gru_kernel": [StrOptions(set(GRU_KERNELS))],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
-    "early_stopping": ["boolean"],
+    "early_stopping": ["boolean", StrOptions({"per_task"})],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0, None, closed="left")],
@@ -340,7 +340,22 @@ class BaseMultiTaskGRU(BaseEstimator):
         self.n_features_in_ = n_features_of(X_checked)
         self._one_dimensional_y = targets.one_dimensional
         self._set_encoding(encoding, targets)
+        self.best_epochs_ = self._best_epochs(net)
         return self
+
+    @staticmethod
+    def _best_epochs(net: MultiTaskNet) -> dict[str, int] | None:
+        """With early stopping: the epoch whose weights each task's head has (and,
+        under ``'shared'``, the encoder's); None without."""
+        callbacks = dict(net.callbacks_)
+        stopping = callbacks.get("early_stopping")
+        if stopping is None or getattr(stopping, "best_epoch_", None) is None:
+            return None
+        shared = int(stopping.best_epoch_)
+        per_task = callbacks.get("per_task_best")
+        if per_task is None:
+            return {"shared": shared, **{str(n): shared for n in net.task_names}}
+        return {"shared": shared, **per_task.best_epochs_}
 
     def _train(
         self,
@@ -517,6 +532,8 @@ class BaseMultiTaskGRU(BaseEstimator):
                     ),
                 )
             )
+            if self.early_stopping == "per_task":
+                callbacks.append(("per_task_best", PerTaskBest(task_names)))
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         optimizer_params: dict[str, Any] = {"optimizer__weight_decay": self.alpha}

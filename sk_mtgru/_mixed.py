@@ -163,7 +163,7 @@ net_
         length_bucketing: bool = True,
         gru_kernel: str = "auto",
         max_iter: int = 100,
-        early_stopping: bool = False,
+        early_stopping: bool | str = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
         tol: float = 1e-4,

@@ -161,15 +161,23 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, BaseMultiTas
         Most epochs (passes over the training data); the learning-rate schedule is
         spread over them. The name is ``MLPClassifier``'s, which also counts epochs
         for its stochastic solvers; it is skorch's ``max_epochs``.
-    early_stopping : bool, default=False
+    early_stopping : bool or 'per_task', default=False
         Whether to hold out ``validation_fraction`` of the training sequences and
         stop when their loss (the weighted sum over tasks) has not improved by at
         least ``tol`` for ``n_iter_no_change`` epochs; the weights of the best epoch
         are restored. Without early stopping, training stops when the training
         loss has not improved by ``tol`` for ``n_iter_no_change`` epochs, as in
-        ``MLPClassifier``.
+        ``MLPClassifier``. ``'per_task'`` stops the same way, then gives each
+        task its own parameters (its head, and its private layers, attention
+        scorer or gate) from the epoch of that task's lowest validation loss,
+        beside the shared encoder of the best combined loss (``best_epochs_``
+        says which epochs). It costs a copy of a task's own parameters whenever
+        its loss improves; it helps when tasks overfit at different times -- a
+        small or noisy task peaks early while the others still improve -- and
+        helps less when the encoder has moved far from what an early head was
+        trained to read.
     validation_fraction : float, default=0.1
-        Fraction of the training sequences held out when ``early_stopping=True``.
+        Fraction of the training sequences held out for early stopping.
     n_iter_no_change : int, default=10
         Patience of the stopping rule, in epochs.
     tol : float, default=1e-4
@@ -214,6 +222,10 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, BaseMultiTas
         in the target's units) for each target (averaged over the epoch's batches
         while training), ``dur``; with early stopping also the ``valid_*``
         figures. Index it like ``history_[:, 'train_mse_task_0']``.
+    best_epochs_ : dict or None
+        With early stopping, the epoch (counted from 1) whose weights each task's
+        head has, by task name, and under ``'shared'`` the encoder's; None
+        without.
     net_ : skorch.NeuralNet
         The trained skorch net; its ``module_`` is the torch module.
 
@@ -280,7 +292,7 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, BaseMultiTas
         length_bucketing: bool = True,
         gru_kernel: str = "auto",
         max_iter: int = 100,
-        early_stopping: bool = False,
+        early_stopping: bool | str = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
         tol: float = 1e-4,

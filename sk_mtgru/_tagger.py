@@ -153,6 +153,9 @@ verbose, warm_start
         with ``early_stopping`` their validation figures.
     task_affinity_ : ndarray of shape (n_tasks, n_tasks) or None
         Cosine similarity of the tasks' gradients on the shared layers' outputs.
+    best_epochs_ : dict or None
+        With early stopping (``'per_task'`` too), the epoch whose weights each
+        task's head has, and under ``'shared'`` the layers'.
     net_ : skorch NeuralNet
         The trained network.
 
@@ -211,7 +214,7 @@ verbose, warm_start
         length_bucketing: bool = True,
         gru_kernel: str = "auto",
         max_iter: int = 50,
-        early_stopping: bool = False,
+        early_stopping: bool | str = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
         tol: float = 1e-4,

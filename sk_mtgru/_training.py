@@ -7,9 +7,9 @@ import math
 from typing import Any
 
 import torch
-from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler
+from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping, LRScheduler
 
-__all__ = ["SCHEDULES", "LearningRateSchedule", "training_callbacks"]
+__all__ = ["SCHEDULES", "LearningRateSchedule", "PerTaskBest", "training_callbacks"]
 
 SCHEDULES = ("constant", "one_cycle", "cosine")
 
@@ -121,3 +121,66 @@ def training_callbacks(
             )
         )
     return callbacks
+
+
+# The module lists that hold one entry per task (heads, private layers, attention
+# scorers, experts' gates): their entries are a task's own parameters.
+TASK_MODULES = ("heads", "task_grus", "scorers", "gates")
+
+
+def task_parameter_names(names: list[str], k: int) -> list[str]:
+    """The ``state_dict`` keys among ``names`` that belong to task ``k`` alone."""
+    prefixes = tuple(f"{module}.{k}." for module in TASK_MODULES)
+    return [name for name in names if name.startswith(prefixes)]
+
+
+class PerTaskBest(Callback):
+    """``early_stopping='per_task'``: each task's own parameters from the epoch of
+    its best validation loss.
+
+    After every epoch, each task whose validation loss (``valid_loss_<task>``)
+    is the lowest so far has its own parameters -- its head, and its private
+    layers, attention scorer or gate when it has them -- copied. At the end of
+    training (after :class:`skorch.callbacks.EarlyStopping` has brought back
+    the whole network of the best combined validation loss) they are put back,
+    so that every head is the one of its own best epoch while the shared
+    encoder is that of the best combined epoch.
+
+    Parameters
+    ----------
+    task_names : list of str
+    """
+
+    def __init__(self, task_names: list[str]) -> None:
+        self.task_names = task_names
+
+    def initialize(self) -> PerTaskBest:
+        self.best_: dict[str, tuple[float, int, dict[str, torch.Tensor]]] = {}
+        return self
+
+    def on_train_begin(self, net: Any, **kwargs: Any) -> None:
+        self.best_ = {}
+
+    def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        row = net.history[-1]
+        state = None
+        for k, name in enumerate(self.task_names):
+            loss = row.get(f"valid_loss_{name}")
+            if loss is None or not math.isfinite(loss):
+                continue
+            if name in self.best_ and loss >= self.best_[name][0]:
+                continue
+            if state is None:
+                state = net.module_.state_dict()
+            own = task_parameter_names(list(state), k)
+            copies = {key: state[key].detach().clone() for key in own}
+            self.best_[name] = (loss, int(row["epoch"]), copies)
+
+    def on_train_end(self, net: Any, **kwargs: Any) -> None:
+        for _, _, weights in self.best_.values():
+            net.module_.load_state_dict(weights, strict=False)
+
+    @property
+    def best_epochs_(self) -> dict[str, int]:
+        """Each task's best epoch (1-based, as skorch counts)."""
+        return {name: epoch for name, (_, epoch, _) in self.best_.items()}

@@ -154,3 +154,47 @@ def test_the_tagger_reaches_its_plateau_with_the_default_budget():
     Y = [np.concatenate([[0], (x[:-1, 0] > 0).astype(int)]) for x in X]
     tagger = MultiTaskGRUTagger(hidden_size=16, random_state=0).fit(X[:150], Y[:150])
     assert tagger.score(X[150:], Y[150:]) >= 0.95
+
+
+def test_per_task_early_stopping_restores_each_head_to_its_own_best_epoch():
+    # Task 0 is noise: its validation loss is lowest early and then rises as it
+    # memorises. Task 1 is learnable: its best epoch comes later.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 10, 3)).astype(np.float32)
+    learnable = (X[:, :, 0].mean(1) + 0.3 * X[:, :, 1].mean(1) > 0).astype(int)
+    Y = np.column_stack([rng.integers(0, 2, 200), learnable])
+    params = dict(
+        hidden_size=32,
+        conv_channels=16,
+        batch_size=16,
+        learning_rate="constant",
+        learning_rate_init=1e-2,
+        early_stopping="per_task",
+        n_iter_no_change=30,
+        validation_fraction=0.3,
+    )
+    clf = small_classifier(max_iter=12, **params).fit(X, Y)
+    history = clf.history_
+    best = {
+        "shared": int(np.argmin(history[:, "valid_loss"])) + 1,
+        "task_0": int(np.argmin(history[:, "valid_loss_task_0"])) + 1,
+        "task_1": int(np.argmin(history[:, "valid_loss_task_1"])) + 1,
+    }
+    assert clf.best_epochs_ == best
+    assert best["task_0"] < best["task_1"]
+    # A fit stopped at a task's best epoch has, at its end, the weights that task's
+    # head had then (the constant rate makes the first epochs of both fits alike).
+    module = clf.net_.module_
+    for task in (0, 1):
+        stopped = small_classifier(max_iter=best[f"task_{task}"], **params).fit(X, Y)
+        torch.testing.assert_close(
+            module.heads[task].weight, stopped.net_.module_.heads[task].weight
+        )
+    # The encoder is that of the best combined validation loss.
+    shared = small_classifier(max_iter=best["shared"], **params).fit(X, Y)
+    torch.testing.assert_close(
+        module.gru.weight_hh_l0, shared.net_.module_.gru.weight_hh_l0
+    )
+    # Plain early stopping restores every head with the encoder.
+    plain = small_classifier(max_iter=12, **{**params, "early_stopping": True})
+    assert set(plain.fit(X, Y).best_epochs_.values()) == {best["shared"]}

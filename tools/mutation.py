@@ -145,6 +145,23 @@ NAMED = [
         ["tests/test_balancing.py"],
     ),
     (
+        "_training.py",
+        "per-task early stopping does not put the heads back",
+        "            net.module_.load_state_dict(weights, strict=False)",
+        "            pass",
+        [
+            "tests/test_training.py::"
+            "test_per_task_early_stopping_restores_each_head_to_its_own_best_epoch"
+        ],
+    ),
+    (
+        "_regression.py",
+        "regression targets are not standardised",
+        "    encoded = ((values - mean) / scale).astype(np.float32)",
+        "    encoded = values.astype(np.float32)",
+        ["tests/test_regressor.py"],
+    ),
+    (
         "_tagger.py",
         "a sequence's sample weight does not reach its steps",
         "return np.repeat(weights, [len(x) for x in X_checked])",
