@@ -37,6 +37,7 @@ from ._net import (
     TaskEpochMetrics,
     last_task_affinity,
 )
+from ._scoring import TaskEpochScoring, resolve_scoring
 from ._targets import Targets
 from ._training import SCHEDULES, PerTaskBest, training_callbacks
 from ._validation import (
@@ -174,6 +175,7 @@ _BASE_CONSTRAINTS: dict = {
     "gru_kernel": [StrOptions(set(GRU_KERNELS))],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
     "early_stopping": ["boolean", StrOptions({"per_task"})],
+    "scoring": [None, str, list, tuple, dict],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0, None, closed="left")],
@@ -296,6 +298,12 @@ class BaseMultiTaskGRU(BaseEstimator):
     ) -> Any:
         validate_params(self)
         name = type(self).__name__
+        if self.scoring is not None and not self.early_stopping and not incremental:
+            raise ValueError(
+                f"scoring={self.scoring!r} is computed each epoch on the validation "
+                "split, which only early stopping holds out: set early_stopping=True "
+                "(or 'per_task'), or score after fitting with sk_mtgru.metrics."
+            )
         continuing = hasattr(self, "net_") and (incremental or self.warm_start)
         X_checked, width_2d = check_sequences(
             X, estimator=name, width_2d=self._width_2d if continuing else None
@@ -500,6 +508,10 @@ class BaseMultiTaskGRU(BaseEstimator):
             ("task_metrics", TaskEpochMetrics(task_names)),
             ("balancing", BalancingEpochEnd()),
         ]
+        target_means = targets.pop("target_means", [math.nan] * len(task_names))
+        metrics = resolve_scoring(self.scoring, task_names)
+        if validation and metrics:
+            callbacks.append(("scoring", TaskEpochScoring(metrics, target_means)))
         steps_per_epoch = None
         if n_samples is not None:
             n_train = n_samples
@@ -533,7 +545,7 @@ class BaseMultiTaskGRU(BaseEstimator):
                 )
             )
             if self.early_stopping == "per_task":
-                callbacks.append(("per_task_best", PerTaskBest(task_names)))
+                callbacks.append(("per_task_best", PerTaskBest(task_names, metrics)))
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         optimizer_params: dict[str, Any] = {"optimizer__weight_decay": self.alpha}

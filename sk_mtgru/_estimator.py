@@ -188,6 +188,14 @@ class MultiTaskGRUClassifier(
         small or noisy task peaks early while the others still improve -- and
         helps less when the encoder has moved far from what an early head was
         trained to read.
+    scoring : None, str, list or dict, default=None
+        Metrics computed on the validation split after every epoch, into
+        ``history_`` as ``valid_<metric>_<task>``: a scikit-learn scorer name
+        (``'balanced_accuracy'``, ``'roc_auc'``, ``'r2'``,
+        ``'neg_mean_absolute_error'``, ...) for every task, a list of names, or a
+        dict keyed by task name. Greater is better, as in scikit-learn. With
+        ``early_stopping='per_task'``, a task's first metric chooses its best
+        epoch. Needs ``early_stopping``, which holds the validation split out.
     validation_fraction : float, default=0.1
         Fraction of the training sequences held out for early stopping.
     n_iter_no_change : int, default=10
@@ -308,6 +316,7 @@ class MultiTaskGRUClassifier(
         gru_kernel: str = "auto",
         max_iter: int = 100,
         early_stopping: bool | str = False,
+        scoring: Any = None,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
         tol: float = 1e-4,
@@ -346,6 +355,7 @@ class MultiTaskGRUClassifier(
         self.gru_kernel = gru_kernel
         self.max_iter = max_iter
         self.early_stopping = early_stopping
+        self.scoring = scoring
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol

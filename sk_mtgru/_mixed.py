@@ -164,6 +164,7 @@ net_
         gru_kernel: str = "auto",
         max_iter: int = 100,
         early_stopping: bool | str = False,
+        scoring: Any = None,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
         tol: float = 1e-4,
@@ -204,6 +205,7 @@ net_
         self.gru_kernel = gru_kernel
         self.max_iter = max_iter
         self.early_stopping = early_stopping
+        self.scoring = scoring
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
@@ -416,6 +418,7 @@ net_
             "task_kinds": list(encoding["kinds"]),
             "regression_loss": self.loss,
             "target_scales": [1.0 if np.isnan(s) else float(s) for s in scale],
+            "target_means": [float(m) for m in encoding["mean"]],
         }
 
     def _set_encoding(self, encoding: dict[str, Any], targets: Targets) -> None:

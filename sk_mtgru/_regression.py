@@ -199,6 +199,7 @@ class RegressionTargetsMixin:
             "task_kinds": ["regression"] * len(mean),
             "regression_loss": self.loss,
             "target_scales": [float(s) for s in scale],
+            "target_means": [float(m) for m in mean],
         }
 
     def _set_encoding(self, encoding: Any, targets: Targets) -> None:

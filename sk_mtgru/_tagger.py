@@ -124,8 +124,8 @@ class MultiTaskGRUTagger(ClassificationTargetsMixin, BaseMultiTaskGRU):
 class_weight, solver, learning_rate_init, learning_rate, max_grad_norm, momentum, \
 alpha, batch_size, \
 length_bucketing, gru_kernel, \
-early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state, \
-verbose, warm_start
+early_stopping, scoring, validation_fraction, n_iter_no_change, tol, device, \
+random_state, verbose, warm_start
         As for :class:`MultiTaskGRUClassifier`, with steps in place of sequences:
         a missing label leaves that step out of that task's loss and accuracy,
         ``class_weight='balanced'`` counts steps, and the history's accuracies are
@@ -215,6 +215,7 @@ verbose, warm_start
         gru_kernel: str = "auto",
         max_iter: int = 50,
         early_stopping: bool | str = False,
+        scoring: Any = None,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
         tol: float = 1e-4,
@@ -244,6 +245,7 @@ verbose, warm_start
         self.gru_kernel = gru_kernel
         self.max_iter = max_iter
         self.early_stopping = early_stopping
+        self.scoring = scoring
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol

@@ -138,9 +138,11 @@ class PerTaskBest(Callback):
     """``early_stopping='per_task'``: each task's own parameters from the epoch of
     its best validation loss.
 
-    After every epoch, each task whose validation loss (``valid_loss_<task>``)
-    is the lowest so far has its own parameters -- its head, and its private
-    layers, attention scorer or gate when it has them -- copied. At the end of
+    After every epoch, each task whose validation figure is the best so far --
+    its first ``scoring`` metric (greater is better) when it has one, else its
+    loss ``valid_loss_<task>`` (lower is better) -- has its own parameters (its
+    head, and its private layers, attention scorer or gate when it has them)
+    copied. At the end of
     training (after :class:`skorch.callbacks.EarlyStopping` has brought back
     the whole network of the best combined validation loss) they are put back,
     so that every head is the one of its own best epoch while the shared
@@ -149,10 +151,15 @@ class PerTaskBest(Callback):
     Parameters
     ----------
     task_names : list of str
+    metrics : dict of str to list of str, default=None
+        The ``scoring`` metrics of each task, by name.
     """
 
-    def __init__(self, task_names: list[str]) -> None:
+    def __init__(
+        self, task_names: list[str], metrics: dict[str, list[str]] | None = None
+    ) -> None:
         self.task_names = task_names
+        self.metrics = metrics
 
     def initialize(self) -> PerTaskBest:
         self.best_: dict[str, tuple[float, int, dict[str, torch.Tensor]]] = {}
@@ -165,9 +172,12 @@ class PerTaskBest(Callback):
         row = net.history[-1]
         state = None
         for k, name in enumerate(self.task_names):
-            loss = row.get(f"valid_loss_{name}")
-            if loss is None or not math.isfinite(loss):
+            metric = (self.metrics or {}).get(name)
+            key = f"valid_{metric[0]}_{name}" if metric else f"valid_loss_{name}"
+            value = row.get(key)
+            if value is None or not math.isfinite(value):
                 continue
+            loss = -value if metric else value  # lower is better
             if name in self.best_ and loss >= self.best_[name][0]:
                 continue
             if state is None:

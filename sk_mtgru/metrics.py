@@ -329,34 +329,59 @@ class _Units:
 
 
 class _TaskView(BaseEstimator):
-    """One task of a fitted multi-task estimator, seen by a scikit-learn scorer:
-    ``predict`` and ``predict_proba`` return that task's outputs on the labelled
-    units, whatever they are passed."""
+    """One task's outputs on its labelled units, seen by a scikit-learn scorer:
+    ``predict`` and ``predict_proba`` return them whatever they are passed.
 
-    def __init__(self, units: Any = None, k: int = 0, rows: Any = None) -> None:
-        self.units = units
-        self.k = k
-        self.rows = rows
+    ``probabilities`` may be a function, called only if a scorer asks for them.
+    """
+
+    def __init__(
+        self,
+        regression: bool = False,
+        classes: Any = None,
+        predictions: Any = None,
+        probabilities: Any = None,
+    ) -> None:
+        self.regression = regression
+        self.classes = classes
+        self.predictions = predictions
+        self.probabilities = probabilities
 
     def fit(self, X: Any = None, y: Any = None) -> _TaskView:  # pragma: no cover
         return self
 
     @property
     def classes_(self) -> np.ndarray:
-        classes = self.units.final.classes_
-        return classes[self.k] if isinstance(classes, list) else classes
+        if self.regression:
+            raise AttributeError("a regression task has no classes")
+        return self.classes
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.units.predicted[self.k][self.rows]
+        return self.predictions
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        return self.units.probabilities(self.k)[self.rows]
+        if callable(self.probabilities):
+            self.probabilities = self.probabilities()
+        return self.probabilities
 
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()
-        regressor = self.units is not None and self.units.regression(self.k)
-        tags.estimator_type = "regressor" if regressor else "classifier"
+        tags.estimator_type = "regressor" if self.regression else "classifier"
         return tags
+
+
+def score_task(
+    scorer: Any,
+    view: _TaskView,
+    true: np.ndarray,
+    sample_weight: np.ndarray | None,
+) -> float:
+    """``scorer`` of one task's labelled units (NaN when there are none)."""
+    if not len(true):
+        return float("nan")
+    if sample_weight is None:
+        return float(scorer(view, None, true))
+    return float(scorer(view, None, true, sample_weight=sample_weight))
 
 
 class _TaskScorer(_Scorer):
@@ -373,19 +398,23 @@ class _TaskScorer(_Scorer):
         units = _Units(estimator, X, y, sample_weight)
         k = self._index(units.final, self.key)
         rows = units.labelled(k)
-        if not rows.any():
-            return float("nan")
         true = units.true[k][rows]
-        if units.regression(k):
+        regression = units.regression(k)
+        classes = None
+        if regression:
             true = true.astype(float)
         else:
-            classes = _TaskView(units, k, rows).classes_
+            classes = units.final.classes_
+            classes = classes[k] if isinstance(classes, list) else classes
             true = true.astype(classes.dtype) if classes.dtype != object else true
+        view = _TaskView(
+            regression,
+            classes,
+            units.predicted[k][rows],
+            lambda: units.probabilities(k)[rows],
+        )
         weights = None if units.weights is None else units.weights[rows]
-        view = _TaskView(units, k, rows)
-        if weights is None:
-            return float(self.scorer(view, None, true))
-        return float(self.scorer(view, None, true, sample_weight=weights))
+        return score_task(self.scorer, view, true, weights)
 
 
 def task_scorer(task: int | str, metric: str | Callable[..., float]) -> _Scorer:

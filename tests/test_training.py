@@ -198,3 +198,58 @@ def test_per_task_early_stopping_restores_each_head_to_its_own_best_epoch():
     # Plain early stopping restores every head with the encoder.
     plain = small_classifier(max_iter=12, **{**params, "early_stopping": True})
     assert set(plain.fit(X, Y).best_epochs_.values()) == {best["shared"]}
+
+
+def test_scoring_records_each_tasks_metrics_on_the_validation_split(learnable_data):
+    X, Y = learnable_data
+    clf = small_classifier(
+        early_stopping=True,
+        max_iter=3,
+        scoring={"task_0": ["balanced_accuracy", "roc_auc"], "task_1": "accuracy"},
+    ).fit(X, Y)
+    last = clf.history_[-1]
+    assert 0 <= last["valid_balanced_accuracy_task_0"] <= 1
+    assert 0 <= last["valid_roc_auc_task_0"] <= 1
+    # 'accuracy' on the validation split is the accuracy the net records itself.
+    assert last["valid_accuracy_task_1"] == pytest.approx(last["valid_acc_task_1"])
+    assert "valid_accuracy_task_2" not in last
+    with pytest.raises(ValueError, match="only early stopping holds out"):
+        small_classifier(scoring="accuracy").fit(X, Y)
+    with pytest.raises(ValueError, match="not a scikit-learn scorer name"):
+        small_classifier(early_stopping=True, scoring="accurate").fit(X, Y)
+
+
+def test_scoring_a_regression_target_in_its_units():
+    from sk_mtgru import MultiTaskGRURegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 10, 2)).astype(np.float32)
+    y = 1000 + 100 * X[:, :, 0].sum(1)
+    reg = MultiTaskGRURegressor(
+        hidden_size=8,
+        max_iter=2,
+        random_state=0,
+        early_stopping=True,
+        validation_fraction=0.25,
+        scoring=["neg_mean_squared_error", "r2"],
+    ).fit(X, y)
+    last = reg.history_[-1]
+    # The net records the validation mean squared error in the target's units.
+    assert -last["valid_neg_mean_squared_error_task_0"] == pytest.approx(
+        last["valid_mse_task_0"], rel=1e-4
+    )
+    assert last["valid_r2_task_0"] < 1
+
+
+def test_per_task_early_stopping_follows_a_tasks_scoring_metric(learnable_data):
+    X, Y = learnable_data
+    clf = small_classifier(
+        early_stopping="per_task",
+        max_iter=6,
+        n_iter_no_change=10,
+        scoring={"task_1": "balanced_accuracy"},
+    ).fit(X, Y)
+    scores = clf.history_[:, "valid_balanced_accuracy_task_1"]
+    assert clf.best_epochs_["task_1"] == int(np.argmax(scores)) + 1
+    losses = clf.history_[:, "valid_loss_task_0"]
+    assert clf.best_epochs_["task_0"] == int(np.argmin(losses)) + 1
