@@ -39,6 +39,28 @@ def _balanced_entries(class_weight: Any) -> list[Any]:
     return []
 
 
+def check_given_classes(
+    classes: Any, targets: Targets, task_names: list[str]
+) -> list[np.ndarray]:
+    """Validate ``partial_fit``'s ``classes``: all the classes of each task."""
+    given = [classes] if targets.one_dimensional else list(classes)
+    if len(given) != targets.n_tasks:
+        raise ValueError(
+            f"classes has {len(given)} entries but y has {targets.n_tasks} "
+            "task(s): give the classes of each task (one array for a 1-D y)."
+        )
+    checked = []
+    for name, task_classes in zip(task_names, given):
+        unique = np.unique(np.asarray(task_classes))
+        if unique.ndim != 1 or len(unique) < 2:
+            raise ValueError(
+                f"classes of task {name!r} must list at least 2 distinct labels, "
+                f"got {task_classes!r}."
+            )
+        checked.append(unique)
+    return checked
+
+
 class ClassificationTargetsMixin:
     """Targets that are class labels: the hooks of
     :class:`~sk_mtgru._base.BaseMultiTaskGRU` for the classifier and the tagger.
@@ -110,23 +132,7 @@ class ClassificationTargetsMixin:
     def _given_encoding(
         self, classes: Any, targets: Targets, task_names: list[str]
     ) -> list[np.ndarray]:
-        """Validate ``partial_fit``'s ``classes``: all the classes of each task."""
-        given = [classes] if targets.one_dimensional else list(classes)
-        if len(given) != targets.n_tasks:
-            raise ValueError(
-                f"classes has {len(given)} entries but y has {targets.n_tasks} "
-                "task(s): give the classes of each task (one array for a 1-D y)."
-            )
-        checked = []
-        for name, task_classes in zip(task_names, given):
-            unique = np.unique(np.asarray(task_classes))
-            if unique.ndim != 1 or len(unique) < 2:
-                raise ValueError(
-                    f"classes of task {name!r} must list at least 2 distinct labels, "
-                    f"got {task_classes!r}."
-                )
-            checked.append(unique)
-        return checked
+        return check_given_classes(classes, targets, task_names)
 
     def _loss_weight(
         self,

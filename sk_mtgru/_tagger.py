@@ -10,14 +10,30 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _BASE_CONSTRAINTS, _CLASSIFICATION_CONSTRAINTS, BaseMultiTaskGRU
-from ._classification import ClassificationTargetsMixin
 from ._data import SequenceDataset, pad_sequences
+from ._mixed import MixedTargetsMixin
+from ._regression import REGRESSION_LOSSES, numeric_column, r2_of_labelled
 from ._tagger_module import MultiTaskGRUTaggerModule
 from ._targets import Targets, check_targets, decode_predictions
-from ._validation import check_sample_weight, entries_by_task
+from ._validation import StrOptions, check_sample_weight, entries_by_task
 from .metrics import _mean_of_labelled_tasks, _per_task_accuracy
 
 __all__ = ["MultiTaskGRUTagger"]
+
+
+def _side_by_side(columns: list[np.ndarray]) -> np.ndarray:
+    """Columns of per-step predictions as one ``(n_steps, n_tasks)`` array, of
+    their common dtype (object when they share none)."""
+    try:
+        dtype = np.result_type(*[c.dtype for c in columns])
+    except TypeError:
+        dtype = np.dtype(object)
+    if dtype.kind not in "biuf":
+        dtype = np.dtype(object) if len({c.dtype for c in columns}) > 1 else dtype
+    steps = np.empty((len(columns[0]), len(columns)), dtype=dtype)
+    for k, column in enumerate(columns):
+        steps[:, k] = column
+    return steps
 
 
 def _label_sequences(Y: Any) -> list[Any]:
@@ -87,7 +103,7 @@ def _step_targets(Y: Any, lengths: np.ndarray, estimator: str) -> Targets:
     return check_targets(steps, int(np.sum(lengths)), estimator=estimator)
 
 
-class MultiTaskGRUTagger(ClassificationTargetsMixin, BaseMultiTaskGRU):
+class MultiTaskGRUTagger(MixedTargetsMixin, BaseMultiTaskGRU):
     """Multi-task sequence labelling: every task labels every time step.
 
     Stacked GRU layers read each sequence, in both directions by default, and each
@@ -120,6 +136,16 @@ class MultiTaskGRUTagger(ClassificationTargetsMixin, BaseMultiTaskGRU):
         whose outputs feed each task's head: one entry per task, or a dict keyed
         by task name (tasks not named use the top layer). None: every task at
         the top layer.
+    task_types : None, list or dict, default=None
+        The kind of each task, as for :class:`MultiTaskGRUEstimator`: a label
+        per step ('classification', 'binary', 'multiclass') or a value per step
+        ('regression': a heart rate, a remaining time), standardised inside and
+        predicted in its units. None infers it: non-integer numbers are a
+        regression task. With regression tasks, ``predict_proba`` returns a dict
+        of the classification tasks' probabilities, and ``score`` averages R²
+        for them.
+    loss : {'squared_error', 'huber'}, default='squared_error'
+        The loss of the regression tasks, on their standardised scale.
     task_weights, loss_balancing, task_affinity_interval, missing_label, \
 class_weight, solver, learning_rate_init, learning_rate, max_grad_norm, momentum, \
 alpha, batch_size, \
@@ -138,7 +164,10 @@ random_state, verbose, warm_start
     Attributes
     ----------
     classes_ : list of ndarray, or ndarray
-        Each task's classes (one array when ``y``'s label sequences were 1-D).
+        Each task's classes (one array when ``y``'s label sequences were 1-D);
+        None for a regression task.
+    task_types_ : list of str
+        Each task's kind, 'classification' or 'regression'.
     task_names_ : ndarray of str
         The tasks' names (DataFrame columns, else ``task_0``, ``task_1``, ...).
     n_tasks_ : int
@@ -188,7 +217,11 @@ random_state, verbose, warm_start
     _parameter_constraints: dict = (
         _BASE_CONSTRAINTS
         | _CLASSIFICATION_CONSTRAINTS
-        | {"supervision_layers": [None, "array-like", dict]}
+        | {
+            "supervision_layers": [None, "array-like", dict],
+            "task_types": [None, list, tuple, dict],
+            "loss": [StrOptions(set(REGRESSION_LOSSES))],
+        }
     )
 
     def __init__(
@@ -199,6 +232,8 @@ random_state, verbose, warm_start
         bidirectional: bool = True,
         dropout: float = 0.0,
         supervision_layers: Any = None,
+        task_types: Any = None,
+        loss: str = "squared_error",
         task_weights: Any = None,
         loss_balancing: Any = None,
         task_affinity_interval: int | None = 10,
@@ -229,6 +264,8 @@ random_state, verbose, warm_start
         self.bidirectional = bidirectional
         self.dropout = dropout
         self.supervision_layers = supervision_layers
+        self.task_types = task_types
+        self.loss = loss
         self.task_weights = task_weights
         self.loss_balancing = loss_balancing
         self.task_affinity_interval = task_affinity_interval
@@ -254,6 +291,36 @@ random_state, verbose, warm_start
         self.verbose = verbose
         self.warm_start = warm_start
 
+    def partial_fit(
+        self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
+    ) -> MultiTaskGRUTagger:
+        """Train for one epoch on ``X``, continuing from the current weights.
+
+        Each call makes one pass over the given sequences and keeps the
+        optimizer's state between calls. The tasks, their kinds, their classes
+        (from ``classes`` when given) and the regression tasks' standardisation
+        are fixed by the first call. ``max_iter`` and ``early_stopping`` do not
+        apply.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any form accepted by :meth:`fit`.
+        y : list of array-like of shape (n_timesteps_i, n_tasks) or (n_timesteps_i,)
+            Per-step labels or values, with the tasks of the first call.
+        classes : list of array-like, or array-like, default=None
+            All the classes of each task (every task a classification task), when
+            the first chunk may not show them all. Only read at the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sequence; each of its steps counts with it.
+
+        Returns
+        -------
+        self : MultiTaskGRUTagger
+            The estimator, trained one more epoch.
+        """
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
     # ------------------------------------------------------- the base's hooks
     def _fit_targets(self, y: Any, X_checked: Any, name: str) -> Targets:
         lengths = np.array([len(x) for x in X_checked])
@@ -274,7 +341,17 @@ random_state, verbose, warm_start
         step_weights = np.repeat(weights, lengths)
         n, longest, n_tasks = len(lengths), int(lengths.max()), codes.shape[1]
         steps = np.arange(longest)[None, :] < lengths[:, None]  # (n, longest) real
-        padded_codes = np.full((n, longest, n_tasks), -1, dtype=np.int64)
+        # Padding reads as missing: -1 for a classification task, NaN for a
+        # regression task (integer codes when every task is a classification).
+        regression = np.array([kind == "regression" for kind in self._encoded_kinds])
+        if regression.any():
+            padded_codes = np.where(regression, np.nan, -1.0) * np.ones(
+                (n, longest, 1), dtype=np.float32
+            )
+            padded_codes = padded_codes.astype(np.float32)
+        else:
+            padded_codes = np.full((n, longest, n_tasks), -1, dtype=np.int64)
+            codes = codes.astype(np.int64)
         padded_codes[steps] = codes
         padded_loss = np.zeros((n, longest, n_tasks), dtype=np.float32)
         padded_loss[steps] = step_loss_weights
@@ -350,7 +427,7 @@ random_state, verbose, warm_start
 
     # --------------------------------------------------------------- prediction
 
-    def predict_proba(self, X: Any) -> list[list[np.ndarray]] | list[np.ndarray]:
+    def predict_proba(self, X: Any) -> Any:
         """Class probabilities of every task at every step.
 
         Parameters
@@ -364,14 +441,19 @@ random_state, verbose, warm_start
 n_classes_k)
             ``proba[k][i][t]``: task ``k``'s probabilities at step ``t`` of sequence
             ``i``, in the order of ``classes_[k]``. Without the outer list when the
-            label sequences were 1-D at fit.
+            label sequences were 1-D at fit. With regression tasks, a dict of the
+            classification tasks' such lists, by task name.
         """
         logits, lengths = self._logits(X)
-        probas = []
-        for task in logits:
-            p = torch.softmax(task.double(), dim=-1).numpy()
-            probas.append([p[i, :n] for i, n in enumerate(lengths)])
-        return probas[0] if self._one_dimensional_y else probas
+        probas = {}
+        for name, task, kind in zip(self.task_names_, logits, self.task_types_):
+            if kind == "classification":
+                p = torch.softmax(task.double(), dim=-1).numpy()
+                probas[str(name)] = [p[i, :n] for i, n in enumerate(lengths)]
+        if "regression" in self.task_types_:
+            return probas
+        tasks = list(probas.values())
+        return tasks[0] if self._one_dimensional_y else tasks
 
     def predict(self, X: Any) -> list[np.ndarray]:
         """Most probable label of every task at every step.
@@ -384,23 +466,33 @@ n_classes_k)
         Returns
         -------
         Y_pred : list of ndarray of shape (n_timesteps_i, n_tasks), or (n_timesteps_i,)
-            One array per sequence, in the original labels; 1-D arrays when the
-            label sequences were 1-D at fit.
+            One array per sequence, in the original labels (and, for regression
+            tasks, values in their units); 1-D arrays when the label sequences
+            were 1-D at fit.
         """
         logits, lengths = self._logits(X)
-        codes = np.stack([task.argmax(dim=-1).numpy() for task in logits], axis=-1)
-        real = np.arange(codes.shape[1])[None, :] < lengths[:, None]
+        real = np.arange(logits[0].shape[1])[None, :] < lengths[:, None]
         classes = [self.classes_] if self._one_dimensional_y else self.classes_
-        steps = decode_predictions(classes, codes[real])
+        columns = []
+        for k, (task, kind) in enumerate(zip(logits, self.task_types_)):
+            if kind == "regression":
+                columns.append(self._unscaled(k, task[..., 0].double().numpy()[real]))
+            else:
+                codes = task.argmax(dim=-1).numpy()[real][:, np.newaxis]
+                columns.append(decode_predictions([classes[k]], codes)[:, 0])
+        steps = _side_by_side(columns)
         if self._one_dimensional_y:
             steps = steps[:, 0]
         return np.split(steps, np.cumsum(lengths)[:-1])
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Mean over tasks of each task's per-step accuracy.
+        """Mean over tasks of each task's per-step accuracy (R² for a regression
+        task).
 
         Each task is scored on the steps labelled for it (see ``missing_label``);
-        a task with no labelled step in ``y`` is left out of the mean.
+        a task with no labelled step in ``y`` is left out of the mean. To score
+        tasks of different kinds on their own, use
+        :func:`sk_mtgru.metrics.task_scorer`.
 
         Parameters
         ----------
@@ -433,11 +525,18 @@ n_classes_k)
         steps = np.concatenate(predictions)
         if steps.ndim == 1:
             steps = steps[:, np.newaxis]
-        columns_pred = [steps[:, k] for k in range(self.n_tasks_)]
-        scores = _per_task_accuracy(
-            targets.columns, columns_pred, weights, self.missing_label
-        )
-        return _mean_of_labelled_tasks(scores)
+        scores = []
+        for k, (column, kind) in enumerate(zip(targets.columns, self.task_types_)):
+            if kind == "regression":
+                true = numeric_column(column, str(self.task_names_[k]), name)
+                scores.append(r2_of_labelled(true, steps[:, k].astype(float), weights))
+            else:
+                scores.extend(
+                    _per_task_accuracy(
+                        [column], [steps[:, k]], weights, self.missing_label
+                    )
+                )
+        return _mean_of_labelled_tasks(np.array(scores))
 
     def save(self, path: Any) -> None:
         """Not available for the tagger yet: use joblib.

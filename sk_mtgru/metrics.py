@@ -320,7 +320,8 @@ class _Units:
         """Task ``k``'s class probabilities of every unit."""
         proba = self.estimator.predict_proba(self.X)
         if isinstance(proba, dict):  # mixed kinds: the classification tasks' by name
-            return np.asarray(proba[str(self.final.task_names_[k])])
+            task = proba[str(self.final.task_names_[k])]
+            return np.concatenate(task) if self.lengths is not None else task
         if getattr(self.final, "_one_dimensional_y", False):
             proba = [proba]  # one task, given without the list over tasks
         if self.lengths is not None:  # the tagger: one array per sequence

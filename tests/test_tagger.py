@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, KFold
 
 from sk_mtgru import MultiTaskGRUTagger
 from sk_mtgru.datasets import make_multitask_sequences
+from sk_mtgru.metrics import task_scorer
 
 
 def small_tagger(**params):
@@ -310,3 +312,51 @@ def test_predictions_over_several_prediction_batches_match_one_at_a_time(streams
         alone = tagger.predict_proba([many[i]])
         for k in range(2):
             np.testing.assert_allclose(together[k][i], alone[k][0], atol=1e-6)
+
+
+@pytest.fixture
+def heart_streams():
+    """40 streams of 8 to 20 steps; per step a class (is feature 0 positive) and a
+    value in the hundreds (a heart rate following feature 1 over the last steps)."""
+    rng = np.random.default_rng(0)
+    X, Y = [], []
+    for n in rng.integers(8, 21, size=40):
+        x = rng.normal(size=(n, 3)).astype(np.float32)
+        rate = 70 + 10 * np.convolve(x[:, 1], np.ones(3) / 3)[:n]
+        Y.append(np.column_stack([(x[:, 0] > 0).astype(int), rate]))
+        X.append(x)
+    return X, Y
+
+
+def test_a_value_per_step_is_regressed_beside_a_label_per_step(heart_streams):
+    X, Y = heart_streams
+    tagger = small_tagger(
+        hidden_size=16, bidirectional=False, max_iter=40, learning_rate_init=1e-2
+    ).fit(X[:30], Y[:30])
+    assert tagger.task_types_ == ["classification", "regression"]
+    predicted = tagger.predict(X[30:])
+    assert [p.shape for p in predicted] == [y.shape for y in Y[30:]]
+    steps_true, steps_pred = np.concatenate(Y[30:]), np.concatenate(predicted)
+    assert r2_score(steps_true[:, 1], steps_pred[:, 1]) > 0.5
+    assert 60 < steps_pred[:, 1].mean() < 80  # in the value's units
+    proba = tagger.predict_proba(X[30:])
+    assert list(proba) == ["task_0"] and proba["task_0"][0].shape == (len(X[30]), 2)
+    assert np.isfinite(tagger.history_[:, "train_mse_task_1"]).all()
+    assert task_scorer(1, "r2")(tagger, X[30:], Y[30:]) == pytest.approx(
+        r2_score(steps_true[:, 1], steps_pred[:, 1])
+    )
+    # score: the mean of the label's accuracy and the value's R².
+    accuracy = np.mean(steps_true[:, 0] == steps_pred[:, 0])
+    assert tagger.score(X[30:], Y[30:]) == pytest.approx(
+        (accuracy + r2_score(steps_true[:, 1], steps_pred[:, 1])) / 2
+    )
+
+
+def test_padding_changes_no_value_per_step(heart_streams):
+    X, Y = heart_streams
+    tagger = small_tagger(task_types=["binary", "regression"]).fit(X, Y)
+    shortest = int(np.argmin([len(x) for x in X]))
+    alone = tagger.predict([X[shortest]])[0]
+    np.testing.assert_allclose(tagger.predict(X)[shortest], alone, rtol=1e-5)
+    with pytest.raises(ValueError, match="classes fixes the classes of classif"):
+        small_tagger().partial_fit(X, Y, classes=[[0, 1], [0, 1]])
