@@ -114,8 +114,8 @@ class MultiTaskGRUTagger(MixedTargetsMixin, BaseMultiTaskGRU):
     than the tasks that build on it (Søgaard and Goldberg, ACL 2016). Training
     minimises the weighted sum of the tasks' mean per-step cross-entropies, with
     the loss balancing, missing labels and class weights of
-    :class:`MultiTaskGRUClassifier`. Padding never enters a loss, a metric or the
-    recurrence.
+    :class:`MultiTaskGRUClassifier`. Padding never enters a loss or a metric, and
+    never changes a real step's output: it comes after each sequence's end.
 
     Read more in the :ref:`User Guide <sequence_labelling>`.
 

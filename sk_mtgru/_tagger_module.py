@@ -20,8 +20,9 @@ class MultiTaskGRUTaggerModule(nn.Module):
     ``k``'s head maps the outputs of layer ``layers[k]`` at every step to its logits
     -- ``y_{k,t} = W_k h^{(l)}_t + b_k`` -- so a task supervised at a lower layer
     shapes the representation the layers above it build on (Søgaard and Goldberg,
-    2016). Padding never enters a recurrence, in either direction (see
-    :func:`~sk_mtgru._gru.run_gru`).
+    2016). Padding never changes a real step's output in either direction: it
+    comes after each sequence's end, and the backward direction starts at the
+    real end (see :func:`~sk_mtgru._gru.run_gru`).
 
     Parameters
     ----------
