@@ -6,9 +6,9 @@ Recordings rarely share one length. Pass them as a list of ``(n_timesteps_i,
 n_features)`` arrays: each batch is padded only to its longest sequence. The
 padding comes after each sequence's end, so it cannot change the GRU's outputs at
 the real steps, and every summary stops at the real end: a sequence gets the same
-prediction alone as in a batch of longer ones. Long recordings can also be cut into windows with
-:func:`~sk_mtgru.sliding_windows`, which keeps each window's recording in
-``groups`` for group-aware cross-validation.
+prediction alone as in a batch of longer ones. Long recordings can also be cut
+into windows with :func:`~sk_mtgru.sliding_windows`, which keeps each window's
+recording in ``groups`` for group-aware cross-validation.
 """
 
 import matplotlib.pyplot as plt
