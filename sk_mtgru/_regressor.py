@@ -148,10 +148,9 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, BaseMultiTas
     gru_kernel : {'auto', 'torch', 'sk_mtgru'}, default='auto'
         Which implementation trains the GRUs. 'torch' is ``torch.nn.GRU``'s own;
         'sk_mtgru' is the package's, with a hand-written backward pass through
-        time that computes the weight gradients of all steps at once -- on the CPU
-        a batch's forward and backward passes run 1.3 to 1.5 times as fast as
-        ``nn.GRU``'s (see the :ref:`benchmarks <benchmarks>`), and it needs no
-        packing for sequences of different lengths in either direction. Both
+        time that computes the weight gradients of all steps at once -- faster
+        than ``nn.GRU``'s on the CPU (figures on the :ref:`benchmarks
+        <benchmarks>` page) -- and needs no packing for sequences of different lengths in either direction. Both
         read the same parameters, so the choice can be changed on a fitted
         model, and results agree up to float rounding (dropout between stacked
         layers draws different masks). 'auto' uses 'sk_mtgru' to train on the
@@ -192,8 +191,9 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, BaseMultiTas
         Smallest decrease of the loss the stopping rule watches (the validation
         loss with early stopping, else the training loss) that counts as an
         improvement.
-    device : str, default='cpu'
-        Where to train: 'cpu', 'cuda' (or 'cuda:N') or 'auto' (CUDA when available).
+    device : str or torch.device, default='cpu'
+        Where to train: 'cpu', 'cuda' (or 'cuda:N'), a ``torch.device``, or 'auto'
+        (CUDA when available).
         A model trained on a GPU predicts on a CPU-only machine after loading.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights' initialisation, shuffling, dropout and the validation
@@ -386,6 +386,7 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, BaseMultiTas
         Returns
         -------
         score : float
+            The mean over tasks (targets) of each one's score.
         """
         Y_pred = self.predict(X)
         name = type(self).__name__

@@ -152,8 +152,17 @@ alpha, batch_size, \
 length_bucketing, gru_kernel, \
 early_stopping, scoring, validation_fraction, n_iter_no_change, tol, device, \
 random_state, verbose, warm_start
-        As for :class:`MultiTaskGRUClassifier`, with steps in place of sequences:
-        a missing label leaves that step out of that task's loss and accuracy,
+        As for :class:`MultiTaskGRUClassifier`, with the same defaults
+        (``task_weights=None``, ``loss_balancing=None``,
+        ``task_affinity_interval=10``, ``missing_label=None``,
+        ``class_weight=None``, ``solver='adamw'``, ``learning_rate_init=3e-3``,
+        ``learning_rate='one_cycle'``, ``max_grad_norm=1.0``, ``momentum=0.9``,
+        ``alpha=1e-2``, ``batch_size=32``, ``length_bucketing=True``,
+        ``gru_kernel='auto'``, ``early_stopping=False``, ``scoring=None``,
+        ``validation_fraction=0.1``, ``n_iter_no_change=10``, ``tol=1e-4``,
+        ``device='cpu'``, ``random_state=None``, ``verbose=0``,
+        ``warm_start=False``) and steps in place of sequences: a missing label
+        leaves that step out of that task's loss and accuracy,
         ``class_weight='balanced'`` counts steps, and the history's accuracies are
         per step. ``batch_size`` counts sequences.
     max_iter : int, default=50
@@ -171,6 +180,7 @@ random_state, verbose, warm_start
     task_names_ : ndarray of str
         The tasks' names (DataFrame columns, else ``task_0``, ``task_1``, ...).
     n_tasks_ : int
+        Number of tasks.
     n_features_in_ : int
         Features per time step.
     supervision_layers_ : list of int
@@ -506,6 +516,7 @@ n_classes_k)
         Returns
         -------
         score : float
+            The mean over tasks of each one's per-step score.
         """
         check_is_fitted(self)
         predictions = self.predict(X)
