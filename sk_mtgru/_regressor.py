@@ -147,15 +147,14 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, BaseMultiTas
         steps. No effect when all sequences have one length.
     gru_kernel : {'auto', 'torch', 'sk_mtgru'}, default='auto'
         Which implementation trains the GRUs. 'torch' is ``torch.nn.GRU``'s own;
-        'sk_mtgru' is the package's, with a hand-written backward pass through
-        time that computes the weight gradients of all steps at once -- faster
-        than ``nn.GRU``'s on the CPU (figures on the :ref:`benchmarks
-        <benchmarks>` page) -- and needs no packing for sequences of different
-        lengths in either direction. Both read the same parameters, so the
-        choice can be changed on a fitted model, and results agree up to float rounding (dropout between stacked
-        layers draws different masks). 'auto' uses 'sk_mtgru' to train on the
-        CPU and 'torch' otherwise: for prediction, and on a GPU, where cuDNN
-        fuses the recurrence.
+        'sk_mtgru' is the package's, with a hand-written backward pass through time that
+        computes the weight gradients of all steps at once -- faster than ``nn.GRU``'s
+        on the CPU (figures on the :ref:`benchmarks <benchmarks>` page) -- and needs no
+        packing for sequences of different lengths in either direction. Both read the
+        same parameters, so the choice can be changed on a fitted model, and results
+        agree up to float rounding (dropout between stacked layers draws different
+        masks). 'auto' uses 'sk_mtgru' to train on the CPU and 'torch' otherwise: for
+        prediction, and on a GPU, where cuDNN fuses the recurrence.
     max_iter : int, default=100
         Most epochs (passes over the training data); the learning-rate schedule is
         spread over them. The name is ``MLPClassifier``'s, which also counts epochs
