@@ -116,10 +116,13 @@ class MixedTargetsMixin:
                 found, codes = encode_targets(sub, names, self.missing_label)
                 for k, task_classes in zip(which, found):
                     declared = self._declared.get(task_names[k])
-                    if declared == "binary" and len(task_classes) != 2:
+                    n = len(task_classes)
+                    if (declared == "binary" and n != 2) or (
+                        declared == "multiclass" and n < 3
+                    ):
                         raise ValueError(
-                            f"task_types says task {task_names[k]!r} is binary, but "
-                            f"it has {len(task_classes)} classes."
+                            f"task_types says task {task_names[k]!r} is {declared}, "
+                            f"but it has {n} classes."
                         )
             else:
                 found = [known["classes"][k] for k in which]

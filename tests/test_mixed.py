@@ -82,6 +82,8 @@ def test_task_types_are_declared_checked_or_inferred(stays):
     assert as_numbers.task_types_ == ["regression", "classification", "regression"]
     with pytest.raises(ValueError, match="says task 'ward' is binary, but it has 3"):
         small_model(task_types=["binary", "binary", "regression"]).fit(X, Y)
+    with pytest.raises(ValueError, match="'alarm' is multiclass, but it has 2"):
+        small_model(task_types=["multiclass", "multiclass", "regression"]).fit(X, Y)
     with pytest.raises(ValueError, match="the kind 'ordinal'"):
         small_model(task_types=["binary", "ordinal", "regression"]).fit(X, Y)
     with pytest.raises(ValueError, match="needs numeric targets.*'ward'"):
