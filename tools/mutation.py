@@ -11,9 +11,9 @@ its file (``pytest -x``, so a killed mutant stops at its first failing test):
   changed, ``True`` for ``False``, a call, a return or an attribute
   assignment replaced by ``pass`` -- in ``_net.py``, ``_targets.py``,
   ``_data.py``, ``balancing.py``, ``_base.py`` (the fit loop) and
-  ``_estimator.py``. The share killed is
-  the mutation score; survivors are printed with their change so that one can
-  judge whether a test is missing or the mutant is equivalent.
+  ``_estimator.py``. The share killed is the mutation score; survivors are
+  printed with their change so that one can judge whether a test is missing or
+  the mutant is equivalent.
 
 A mutant that makes the tests run past ``--timeout`` counts as killed (as in
 mutmut). Usage::
@@ -22,8 +22,9 @@ mutmut). Usage::
     python tools/mutation.py --per-file 40 --jobs 2 --seed 1
     python tools/mutation.py --named-only
 
-Each run takes a fresh import of torch per mutant: count 10-60 s per mutant on
-two cores (``--jobs 2`` runs two at a time, each with one torch thread).
+Each mutant takes a fresh import of torch: count 10-60 s per mutant on two cores
+(``--jobs 2`` runs two at a time, each with one torch thread); the default run,
+11 named and 72 generated mutants, about 35 minutes.
 """
 
 from __future__ import annotations
