@@ -153,6 +153,17 @@ def test_mmoe_has_one_expert_per_task_by_default_and_refuses_what_it_cannot_mix(
         small_classifier(sharing="mmoe", n_experts=1).fit(X, Y)
 
 
+def test_warm_start_continues_whatever_n_experts_hard_sharing_ignores(dense_data):
+    X, Y = dense_data
+    hard = small_classifier(n_experts=3, warm_start=True, max_iter=1).fit(X, Y)
+    hard.fit(X, Y)  # hard sharing has one encoder: n_experts does not shape it
+    assert len(hard.history_) == 2
+    mixed = small_classifier(sharing="mmoe", warm_start=True, max_iter=1).fit(X, Y)
+    mixed.fit(X, Y)
+    with pytest.raises(ValueError, match="cannot continue"):
+        mixed.set_params(n_experts=3).fit(X, Y)
+
+
 def test_predictions_do_not_depend_on_the_order_of_the_sequences(ragged_data):
     # Up to float32 rounding: the heads' matrix products round by row position
     # when their inner size is not a multiple of 4 (see test_sklearn_compat).

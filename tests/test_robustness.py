@@ -22,7 +22,7 @@ def test_an_exploding_learning_rate_stops_fit_with_an_error_naming_the_task(
     X, Y = dense_data
     clf = small_classifier(learning_rate_init=1e37, max_iter=5)
     with pytest.raises(
-        TrainingDivergedError, match=r"loss of task 'task_\d' became (inf|nan)"
+        TrainingDivergedError, match=r"the loss of task 'task_\d' became (inf|nan)"
     ) as info:
         clf.fit(X, Y)
     assert "learning_rate_init" in str(info.value)

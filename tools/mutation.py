@@ -77,6 +77,7 @@ TESTS = {
         "tests/test_batching.py",
     ],
     "_estimator.py": [
+        "tests/test_docstrings.py",
         "tests/test_estimator.py",
         "tests/test_objective.py",
         "tests/test_batching.py",
