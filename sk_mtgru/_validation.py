@@ -229,7 +229,9 @@ def _check_one_sequence(
         raise ValueError(
             f"{estimator} expects every sequence to have the same number of "
             f"features per time step: sequence 0 has {n_features}, sequence {i} "
-            f"has {checked.shape[1]}."
+            f"has {checked.shape[1]}. Each sequence is (n_timesteps, n_features), "
+            "time first: transpose (n_channels, n_timepoints) series, as aeon's "
+            "and sktime's, with [x.T for x in X]."
         )
     return checked
 
@@ -375,10 +377,16 @@ def check_n_features(
     """Raise when validated ``X`` has other features per step than at fit."""
     n_features = n_features_of(X)
     if n_features != n_features_in:
+        hint = ""
+        if n_features == 1 and isinstance(X, np.ndarray):
+            hint = (
+                " A 2-D X is read as univariate sequences, one per row: to pass one "
+                "(n_timesteps, n_features) sequence, give x[None] or [x]."
+            )
         raise ValueError(
             f"X has {n_features} features per time step, but {estimator} was fitted "
             f"with {n_features_in} features per time step. Pass sequences with the "
-            "same features, in the same order, as at fit."
+            f"same features, in the same order, as at fit.{hint}"
         )
 
 

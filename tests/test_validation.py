@@ -267,3 +267,17 @@ def test_read_only_input_is_accepted(fitted):
     X.setflags(write=False)
     clf = small_classifier(max_iter=1).fit(X, Y)
     assert clf.predict(X).shape == Y.shape
+
+
+def test_one_sequence_passed_alone_gets_a_hint_to_add_a_batch_axis(fitted):
+    clf, X, _ = fitted
+    one_sequence = X[0]  # (n_timesteps, n_features): read as univariate rows
+    with pytest.raises(ValueError, match=r"give x\[None\] or \[x\]"):
+        clf.predict(one_sequence)
+    assert clf.predict(one_sequence[None]).shape[0] == 1
+
+
+def test_a_list_of_untransposed_series_is_told_the_axis_order():
+    channels_first = [np.zeros((3, n)) for n in (20, 25)]  # aeon's unequal layout
+    with pytest.raises(ValueError, match=r"\[x\.T for x in X\]"):
+        small_classifier().fit(channels_first, [0, 1])
