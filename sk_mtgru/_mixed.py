@@ -548,9 +548,15 @@ net_
     def save(self, path: Any) -> None:
         """Not available for tasks of mixed kinds yet: use joblib.
 
+        Parameters
+        ----------
+        path : str or path-like
+            Where the file would go.
+
         Raises
         ------
         NotImplementedError
+            Always, for now: the safe format holds classifiers and regressors.
         """
         raise NotImplementedError(
             "The safe file format holds MultiTaskGRUClassifier and "

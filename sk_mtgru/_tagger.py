@@ -552,12 +552,19 @@ n_classes_k)
     def save(self, path: Any) -> None:
         """Not available for the tagger yet: use joblib.
 
+        Parameters
+        ----------
+        path : str or path-like
+            Where the file would go.
+
         Raises
         ------
         NotImplementedError
+            Always, for now: the safe format holds classifiers and regressors.
         """
         raise NotImplementedError(
-            "The safe file format holds MultiTaskGRUClassifier models only, for now; "
+            "The safe file format holds MultiTaskGRUClassifier and "
+            "MultiTaskGRURegressor models, for now; "
             "save a MultiTaskGRUTagger with joblib.dump (and load it only from "
             "sources you trust)."
         )

@@ -90,6 +90,7 @@ def per_task_accuracy(
     Y_true, Y_pred : array-like of shape (n_samples, n_tasks) or (n_samples,)
         True and predicted labels, one column per task.
     sample_weight : array-like of shape (n_samples,), default=None
+        Weight of each sample; None weighs them alike.
     missing_label : scalar or None, default=None
         A value of ``Y_true`` meaning "no label", besides None and NaN, which always
         do. Samples without a label for a task do not count in its accuracy.
@@ -115,7 +116,9 @@ def mean_task_accuracy(
     Parameters
     ----------
     Y_true, Y_pred : array-like of shape (n_samples, n_tasks) or (n_samples,)
+        True and predicted labels, one column per task.
     sample_weight : array-like of shape (n_samples,), default=None
+        Weight of each sample; None weighs them alike.
     missing_label : scalar or None, default=None
         As in :func:`per_task_accuracy`.
 
@@ -149,7 +152,9 @@ def exact_match_accuracy(
     Parameters
     ----------
     Y_true, Y_pred : array-like of shape (n_samples, n_tasks) or (n_samples,)
+        True and predicted labels, one column per task.
     sample_weight : array-like of shape (n_samples,), default=None
+        Weight of each sample; None weighs them alike.
     missing_label : scalar or None, default=None
         As in :func:`per_task_accuracy`.
 
