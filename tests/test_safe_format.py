@@ -255,3 +255,31 @@ def test_a_model_fitted_on_gpu_loads_and_predicts_in_a_cpu_only_process(
     np.testing.assert_allclose(
         np.load(tmp_path / "p.npy"), clf.predict_proba(X)[0], rtol=1e-3, atol=1e-3
     )
+
+
+@pytest.mark.parametrize(
+    "corrupt, match",
+    [
+        (lambda d: d["fitted"]["targets"].update(scale=[-1.0, 1.0]), "positive scale"),
+        (lambda d: d["fitted"]["targets"].update(mean=["a", 1.0]), "must hold numbers"),
+        (lambda d: d["fitted"].pop("targets"), "targets"),
+        (lambda d: d["module"].update(n_classes=[2, 1]), "must be 1 for every target"),
+        (lambda d: d.update(estimator="MultiTaskGRUTagger"), "unknown estimator"),
+    ],
+)
+def test_a_regressor_file_with_a_bad_target_scaling_is_refused(
+    tmp_path, dense_data, corrupt, match
+):
+    X, Y = dense_data
+    values = np.column_stack([X[:, :, 0].sum(1), 50 + X[:, :, 1].mean(1)])
+    regressor = sk_mtgru.MultiTaskGRURegressor(
+        hidden_size=4, max_iter=1, random_state=0
+    )
+    path = tmp_path / "regressor.safetensors"
+    regressor.fit(X, values).save(path)
+    document, tensors = _read(path)
+    corrupt(document)
+    _write(path, document, tensors)
+    with pytest.raises(ValueError, match=match) as info:
+        sk_mtgru.load(path)
+    assert str(path) in str(info.value)
