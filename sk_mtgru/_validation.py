@@ -14,7 +14,8 @@ array-like is read one sequence at a time (:class:`LazySequences`).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from numbers import Integral, Real
 from typing import Any, NamedTuple
 
@@ -102,6 +103,23 @@ def _dense_or_list(X: Any) -> Any:
     return list(X) if dense.dtype == object else dense
 
 
+@contextmanager
+def _explain_nan() -> Iterator[None]:
+    """Add to scikit-learn's "contains NaN" error what to do about it."""
+    try:
+        yield
+    except ValueError as exc:
+        if "NaN" not in str(exc):
+            raise
+        raise ValueError(
+            f"{exc} If NaN pads sequences of different lengths (as tslearn's "
+            "to_time_series_dataset does), pass a list of (n_timesteps_i, "
+            "n_features) arrays instead: sequences of different lengths need no "
+            "padding. Fill values missing inside a recording first (e.g. with the "
+            "last value seen)."
+        ) from exc
+
+
 def check_sequences(
     X: Any,
     *,
@@ -161,9 +179,10 @@ def check_sequences(
             "(n_timesteps, n_features) sequence."
         )
     if ndim == 2:
-        X_checked = check_array(
-            X_arr, dtype=dtype, input_name="X", ensure_min_features=1, copy=False
-        )
+        with _explain_nan():
+            X_checked = check_array(
+                X_arr, dtype=dtype, input_name="X", ensure_min_features=1, copy=False
+            )
         if width_2d is not None and X_checked.shape[1] != width_2d:
             raise ValueError(
                 f"X has {X_checked.shape[1]} features, but {estimator} is expecting "
@@ -185,7 +204,8 @@ def check_sequences(
         # finite values), without its overhead -- half of predicting one sequence.
         X_checked = X_arr
     else:
-        X_checked = check_array(X_arr, dtype=dtype, allow_nd=True, input_name="X")
+        with _explain_nan():
+            X_checked = check_array(X_arr, dtype=dtype, allow_nd=True, input_name="X")
     if X_checked.shape[1] == 0:
         raise ValueError(
             f"{estimator} got sequences with zero time steps (shape "
@@ -222,9 +242,10 @@ def _check_one_sequence(
             f"{estimator} got a zero-length sequence at index {i}; every sequence "
             "needs at least one time step. Remove it, or pad it to length 1."
         )
-    checked = check_array(
-        seq_arr, dtype=dtype, input_name=f"X[{i}]", ensure_min_features=1
-    )
+    with _explain_nan():
+        checked = check_array(
+            seq_arr, dtype=dtype, input_name=f"X[{i}]", ensure_min_features=1
+        )
     if n_features is not None and checked.shape[1] != n_features:
         raise ValueError(
             f"{estimator} expects every sequence to have the same number of "

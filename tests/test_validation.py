@@ -281,3 +281,15 @@ def test_a_list_of_untransposed_series_is_told_the_axis_order():
     channels_first = [np.zeros((3, n)) for n in (20, 25)]  # aeon's unequal layout
     with pytest.raises(ValueError, match=r"\[x\.T for x in X\]"):
         small_classifier().fit(channels_first, [0, 1])
+
+
+@pytest.mark.parametrize("layout", ["3-D", "list", "2-D"])
+def test_nan_in_x_says_to_pass_a_list_instead_of_nan_padding(layout):
+    X = np.zeros((6, 5, 2))
+    X[1, 3:] = np.nan  # tslearn's padding of a shorter series
+    if layout == "list":
+        X = list(X)
+    elif layout == "2-D":
+        X = X[:, :, 0]
+    with pytest.raises(ValueError, match="contains NaN.*pass a list of"):
+        small_classifier().fit(X, np.arange(6) % 2)
