@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ._targets import Targets, class_weights, encode_known, encode_targets, loss_weights
+from ._windows import window_means
 
 __all__ = ["ClassificationTargetsMixin"]
 
@@ -17,15 +18,12 @@ def _mean_probability_logits(
 ) -> tuple[torch.Tensor, ...]:
     """Per sequence, the log of its windows' mean class probabilities: logits
     whose softmax is that mean."""
-    index = torch.as_tensor(owners)
-    counts = torch.bincount(index, minlength=n_sequences).to(torch.float64)
-    result = []
-    for task_logits in logits:
-        probabilities = torch.softmax(task_logits.double(), dim=1)
-        total = torch.zeros(n_sequences, probabilities.shape[1], dtype=torch.float64)
-        total.index_add_(0, index, probabilities)
-        result.append(torch.log(total / counts[:, None]))
-    return tuple(result)
+    return tuple(
+        torch.log(
+            window_means(torch.softmax(task.double(), dim=1), owners, n_sequences)
+        )
+        for task in logits
+    )
 
 
 def _balanced_entries(class_weight: Any) -> list[Any]:

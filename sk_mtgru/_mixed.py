@@ -27,6 +27,7 @@ from ._targets import (
     missing_mask,
 )
 from ._validation import StrOptions, entries_by_task
+from ._windows import window_means
 
 __all__ = ["MixedTargetsMixin", "MultiTaskGRUEstimator"]
 
@@ -476,17 +477,12 @@ net_
     def _combine_windows(
         self, outputs: tuple[torch.Tensor, ...], owners: np.ndarray, n: int
     ) -> tuple[torch.Tensor, ...]:
-        index = torch.as_tensor(owners)
-        counts = torch.bincount(index, minlength=n).to(torch.float64)
-        result = []
-        for output, kind in zip(outputs, self.task_types_):
-            if kind == "classification":
-                result.append(_mean_probability_logits((output,), owners, n)[0])
-                continue
-            total = torch.zeros(n, 1, dtype=torch.float64)
-            total.index_add_(0, index, output.double())
-            result.append(total / counts[:, None])
-        return tuple(result)
+        return tuple(
+            _mean_probability_logits((output,), owners, n)[0]
+            if kind == "classification"
+            else window_means(output, owners, n)
+            for output, kind in zip(outputs, self.task_types_)
+        )
 
     # --------------------------------------------------------------- prediction
     def predict(self, X: Any) -> Any:
@@ -513,7 +509,7 @@ net_
                 columns.append(decode_predictions([self.classes_[k]], codes)[:, 0])
             else:
                 value = output[:, 0].double().numpy()
-                columns.append(value * self._y_scale[k] + self._y_mean[k])
+                columns.append(self._unscaled(k, value))
         if self._y_frame:
             import pandas as pd
 

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ._targets import Targets, check_targets
+from ._windows import window_means
 
 __all__ = [
     "REGRESSION_LOSSES",
@@ -209,14 +210,7 @@ class RegressionTargetsMixin:
         self, outputs: tuple[torch.Tensor, ...], owners: np.ndarray, n: int
     ) -> tuple[torch.Tensor, ...]:
         """Each sequence's prediction: the mean of its windows'."""
-        index = torch.as_tensor(owners)
-        counts = torch.bincount(index, minlength=n).to(torch.float64)
-        result = []
-        for output in outputs:
-            total = torch.zeros(n, output.shape[1], dtype=torch.float64)
-            total.index_add_(0, index, output.double())
-            result.append(total / counts[:, None])
-        return tuple(result)
+        return tuple(window_means(output, owners, n) for output in outputs)
 
     def _unscale(self, outputs: tuple[torch.Tensor, ...]) -> np.ndarray:
         """Predictions in the targets' units, ``(n_samples, n_targets)``."""

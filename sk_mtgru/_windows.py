@@ -6,6 +6,7 @@ from numbers import Integral
 from typing import Any
 
 import numpy as np
+import torch
 
 from ._validation import check_sequences
 
@@ -122,3 +123,15 @@ def sliding_windows(X, Y=None, *, width, step=None, groups=None):
         index if groups is None else _take(groups, index, "groups", n_recordings)
     )
     return X_windows, Y_windows, groups_windows
+
+
+def window_means(
+    values: torch.Tensor, owners: np.ndarray, n_sequences: int
+) -> torch.Tensor:
+    """Per sequence, the mean of its windows' rows of ``values`` (float64):
+    ``owners[i]`` is the sequence of window ``i``."""
+    index = torch.as_tensor(owners)
+    counts = torch.bincount(index, minlength=n_sequences).to(torch.float64)
+    total = torch.zeros(n_sequences, values.shape[1], dtype=torch.float64)
+    total.index_add_(0, index, values.double())
+    return total / counts[:, None]
