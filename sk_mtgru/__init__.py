@@ -10,7 +10,7 @@ combination of the tasks' losses with skorch, behind scikit-learn's API:
 
 from ._estimator import MultiTaskGRUClassifier
 from ._mixed import MultiTaskGRUEstimator
-from ._persistence import load
+from ._persistence import load, save
 from ._preprocessing import SequenceScaler
 from ._regressor import MultiTaskGRURegressor
 from ._tagger import MultiTaskGRUTagger
@@ -25,6 +25,7 @@ __all__ = [
     "MultiTaskGRUTagger",
     "SequenceScaler",
     "load",
+    "save",
     "sliding_windows",
     "__version__",
 ]

@@ -789,7 +789,9 @@ class BaseMultiTaskGRU(BaseEstimator):
         :func:`sk_mtgru.load` reads it back without executing anything from the file,
         so such files can be shared where pickles (and joblib files) must not be
         loaded from untrusted sources. The optimizer's state and the per-batch
-        history are not kept. Needs the ``safetensors`` package.
+        history are not kept. Needs the ``safetensors`` package. To keep a
+        ``Pipeline`` of :class:`~sk_mtgru.SequenceScaler` and this model, save the
+        pipeline with :func:`sk_mtgru.save`.
 
         Parameters
         ----------
@@ -799,6 +801,7 @@ class BaseMultiTaskGRU(BaseEstimator):
         See Also
         --------
         sk_mtgru.load : Read such a file.
+        sk_mtgru.save : The same for a pipeline of scalers and a model.
         """
         from ._persistence import save
 

@@ -541,21 +541,3 @@ net_
             if kind == "classification"
         }
 
-    def save(self, path: Any) -> None:
-        """Not available for tasks of mixed kinds yet: use joblib.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Where the file would go.
-
-        Raises
-        ------
-        NotImplementedError
-            Always, for now: the safe format holds classifiers and regressors.
-        """
-        raise NotImplementedError(
-            "The safe file format holds MultiTaskGRUClassifier and "
-            "MultiTaskGRURegressor models, for now; save a MultiTaskGRUEstimator "
-            "with joblib.dump (and load it only from sources you trust)."
-        )

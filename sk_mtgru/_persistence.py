@@ -22,16 +22,34 @@ metadata holds a single key, ``"sk_mtgru"``, whose value is a JSON document::
 
 A ``MultiTaskGRURegressor`` file has ``"estimator": "MultiTaskGRURegressor"``,
 heads of one output (``n_classes`` all 1) and, instead of ``classes``, its targets'
-standardisation: ``"targets": {"mean": [...], "scale": [...]}``.
+standardisation: ``"targets": {"mean": [...], "scale": [...]}``. A
+``MultiTaskGRUEstimator`` or ``MultiTaskGRUTagger`` file describes each task by its
+kind instead, ``"tasks": [{"kind": "classification", "dtype": ..., "values": [...]},
+{"kind": "regression", "mean": ..., "scale": ...}]``, with ``"y_frame"`` (whether
+predictions come as a DataFrame); the tagger's ``module`` lists ``n_features``,
+``n_classes``, ``hidden_size``, ``num_layers``, ``bidirectional``, ``dropout`` and
+``layers`` (the layer each task's head reads).
+
+A ``Pipeline`` of :class:`~sk_mtgru.SequenceScaler` steps and an estimator
+(format 3) adds ``"pipeline": {"verbose": ..., "steps": [{"name": ...,
+"params": {...}, "fitted": {...}}, ..., {"name": ...}]}``; the scalers' ``mean_``,
+``scale_`` and ``var_`` are float64 tensors named ``"steps.<i>.<attribute>"``.
 
 Format 1 (sk_mtgru before the convolutional front end) had no ``conv_*``,
 ``input_statistics``, ``sharing`` and ``n_experts`` entries; such files load as
-models without convolutions, statistics or experts.
+models without convolutions, statistics or experts. Format 2 held classifiers and
+regressors only.
+
+Every architectural parameter in ``params`` is checked against ``module`` and the
+network is first built without memory (on torch's ``meta`` device) and checked
+against the tensors' shapes, so a file cannot make ``load`` allocate more than the
+weights it holds, nor report parameters its network does not have.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from numbers import Integral, Real
@@ -49,7 +67,7 @@ from ._targets import Targets
 from .balancing import ALIASES, LossBalancing
 
 FORMAT_NAME = "sk_mtgru"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 # Format 1 predates these parameters: its models were built and trained as these
 # values build and train them.
@@ -76,17 +94,32 @@ __all__ = ["save", "load", "FORMAT_VERSION"]
 
 # The estimators a file may hold, by name; the regressors keep a target scaling
 # where the classifiers keep classes.
-_ESTIMATORS = ("MultiTaskGRUClassifier", "MultiTaskGRURegressor")
+_ESTIMATORS = (
+    "MultiTaskGRUClassifier",
+    "MultiTaskGRURegressor",
+    "MultiTaskGRUEstimator",
+    "MultiTaskGRUTagger",
+)
 _REGRESSORS = ("MultiTaskGRURegressor",)
+_MIXED = ("MultiTaskGRUEstimator", "MultiTaskGRUTagger")
+_TAGGERS = ("MultiTaskGRUTagger",)
+# The SequenceScaler's fitted arrays, kept as tensors (None when not fitted).
+_SCALER_ARRAYS = ("mean_", "scale_", "var_")
+# JSON nested deeper than this is refused before anything walks it.
+_MAX_DEPTH = 32
 
 
 def _estimator_class(name: str) -> Any:
     from ._estimator import MultiTaskGRUClassifier
+    from ._mixed import MultiTaskGRUEstimator
     from ._regressor import MultiTaskGRURegressor
+    from ._tagger import MultiTaskGRUTagger
 
     return {
         "MultiTaskGRUClassifier": MultiTaskGRUClassifier,
         "MultiTaskGRURegressor": MultiTaskGRURegressor,
+        "MultiTaskGRUEstimator": MultiTaskGRUEstimator,
+        "MultiTaskGRUTagger": MultiTaskGRUTagger,
     }[name]
 
 
@@ -118,12 +151,202 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def save(estimator: Any, path: str | os.PathLike) -> None:
-    """Write a fitted estimator to ``path`` in the safe format (see module docs)."""
+def save(model: Any, path: str | os.PathLike) -> None:
+    """Write a fitted estimator of sk_mtgru, or a ``Pipeline`` of
+    :class:`~sk_mtgru.SequenceScaler` steps ending in one, to ``path`` in the safe
+    format: weights in safetensors, everything else as JSON, no pickle.
+
+    The file follows the process's umask, as files written by ``open`` (and
+    joblib) do.
+
+    Parameters
+    ----------
+    model : estimator of sk_mtgru or Pipeline
+        The fitted model.
+    path : str or path-like
+        Where to write; by convention ending in ``.safetensors``.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is neither an estimator of sk_mtgru nor such a pipeline.
+
+    See Also
+    --------
+    sk_mtgru.load : Read such a file back.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> import sk_mtgru
+    >>> X = np.random.default_rng(0).normal(5, 3, size=(20, 6, 2))
+    >>> Y = np.column_stack([np.arange(20) % 2, np.arange(20) % 3])
+    >>> pipe = make_pipeline(
+    ...     sk_mtgru.SequenceScaler(),
+    ...     sk_mtgru.MultiTaskGRUClassifier(hidden_size=4, max_iter=1),
+    ... ).fit(X, Y)
+    >>> path = os.path.join(tempfile.mkdtemp(), "pipeline.safetensors")
+    >>> sk_mtgru.save(pipe, path)
+    >>> bool((sk_mtgru.load(path).predict(X) == pipe.predict(X)).all())
+    True
+    """
+    from sklearn.pipeline import Pipeline
+
+    _, save_file = _safetensors_torch()
+    pipeline: dict[str, Any] | None = None
+    scaler_tensors: dict[str, torch.Tensor] = {}
+    if isinstance(model, Pipeline):
+        pipeline, scaler_tensors = _pipeline_document(model)
+        estimator = model.steps[-1][1]
+    else:
+        estimator = model
+    if type(estimator).__name__ not in _ESTIMATORS or not hasattr(
+        estimator, "_fitted_architecture"
+    ):
+        raise TypeError(
+            f"sk_mtgru's safe format holds {', '.join(_ESTIMATORS)} models and "
+            "Pipelines of SequenceScaler steps ending in one; got "
+            f"{type(estimator).__name__}. Use joblib for other models."
+        )
+    document, tensors = _estimator_document(estimator)
+    if pipeline is not None:
+        document["pipeline"] = pipeline
+    try:
+        text = json.dumps(document, allow_nan=True)
+    except TypeError as exc:
+        raise ValueError(
+            f"A parameter of this model cannot be written as JSON ({exc}); the safe "
+            "format stores parameters as plain numbers, strings, lists and dicts."
+        ) from exc
+    path = os.fspath(path)
+    existed = os.path.exists(path)
+    save_file(tensors | scaler_tensors, path, metadata={FORMAT_NAME: text})
+    if not existed:  # as open() would create it
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(path, 0o666 & ~umask)
+
+
+def _pipeline_document(
+    pipeline: Any,
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The JSON description of a pipeline's scalers and their arrays."""
+    from sklearn.utils.validation import check_is_fitted
+
+    from ._preprocessing import SequenceScaler
+
+    *scalers, (last_name, _) = pipeline.steps
+    bad = [
+        name
+        for name, step in scalers
+        if not isinstance(step, SequenceScaler) or step is None
+    ]
+    if bad or not scalers:
+        raise TypeError(
+            "sk_mtgru's safe format holds Pipelines of SequenceScaler steps ending "
+            f"in an estimator of sk_mtgru; steps {bad or [last_name]} do not fit. "
+            "Use joblib for other pipelines."
+        )
+    if pipeline.memory is not None:
+        warnings.warn(
+            "The pipeline's memory cache is not saved; the file records memory=None.",
+            UserWarning,
+            stacklevel=3,
+        )
+    steps: list[dict[str, Any]] = []
+    tensors: dict[str, torch.Tensor] = {}
+    for i, (name, scaler) in enumerate(scalers):
+        check_is_fitted(scaler)
+        steps.append(
+            {
+                "name": str(name),
+                "params": scaler.get_params(),
+                "fitted": {
+                    "n_features_in": int(scaler.n_features_in_),
+                    "n_samples_seen": int(scaler.n_samples_seen_),
+                    "width_2d": scaler._width_2d,
+                },
+            }
+        )
+        for attribute in _SCALER_ARRAYS:
+            value = getattr(scaler, attribute)
+            if value is not None:
+                tensors[f"steps.{i}.{attribute}"] = torch.as_tensor(
+                    np.asarray(value, dtype=np.float64)
+                )
+    steps.append({"name": str(last_name)})
+    return {"verbose": bool(pipeline.verbose), "steps": steps}, tensors
+
+
+def _estimator_document(
+    estimator: Any,
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """An estimator's JSON description and its network's tensors."""
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(estimator)
-    _, save_file = _safetensors_torch()
+    name = type(estimator).__name__
+    params = _plain_params(estimator)
+    targets: dict[str, Any]
+    if name in _MIXED:
+        targets = {
+            "tasks": [
+                _task_document(estimator, k, kind)
+                for k, kind in enumerate(estimator.task_types_)
+            ],
+            "y_frame": bool(estimator._y_frame),
+        }
+    elif name in _REGRESSORS:
+        targets = {
+            "targets": {
+                "mean": [float(v) for v in estimator._y_mean],
+                "scale": [float(v) for v in estimator._y_scale],
+            }
+        }
+    else:
+        targets = {
+            "classes": [
+                _classes_document(task, c)
+                for task, c in zip(estimator.task_names_, _listed(estimator.classes_))
+            ]
+        }
+    module = estimator.net_.module_
+    document = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "versions": {
+            "sk_mtgru": _package_version(),
+            "torch": torch.__version__,
+            "scikit-learn": sklearn.__version__,
+            "skorch": skorch.__version__,
+        },
+        "estimator": name,
+        "params": params,
+        "module": _module_document(module, tagger=name in _TAGGERS),
+        "fitted": {
+            "task_names": [str(n) for n in estimator.task_names_],
+            **targets,
+            "one_dimensional": bool(estimator._one_dimensional_y),
+            "n_features_in": int(estimator.n_features_in_),
+            "width_2d": estimator._width_2d,
+            "n_iter": int(estimator.n_iter_),
+            "history": [
+                {k: v for k, v in epoch.items() if k != "batches"}
+                for epoch in estimator.history_
+            ],
+        },
+    }
+    tensors = {
+        key: value.detach().to("cpu").contiguous()
+        for key, value in module.state_dict().items()
+    }
+    return document, tensors
+
+
+def _plain_params(estimator: Any) -> dict[str, Any]:
+    """``get_params()`` as JSON values."""
     params = estimator.get_params(deep=False)
     if not (
         params["random_state"] is None or isinstance(params["random_state"], Integral)
@@ -132,7 +355,7 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
             "random_state is a RandomState instance, which the safe format cannot "
             "store; the file records random_state=None.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         params["random_state"] = None
     if isinstance(params["task_weights"], np.ndarray):
@@ -150,87 +373,72 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
             "strategy": balancing.alias,
             "params": balancing.get_params(),
         }
-    targets: dict[str, Any]
-    if hasattr(estimator, "classes_"):
-        classes = (
-            estimator.classes_
-            if isinstance(estimator.classes_, list)
-            else [estimator.classes_]
-        )
-        for name, task_classes in zip(estimator.task_names_, classes):
-            if task_classes.dtype.kind not in _CLASS_DTYPE_KINDS:
-                raise ValueError(
-                    f"Task {name!r} has classes of dtype {task_classes.dtype}, which "
-                    "the safe format cannot store (it keeps bools, ints, floats and "
-                    "strings). Use joblib for this model."
-                )
-        targets = {
-            "classes": [{"dtype": c.dtype.str, "values": c.tolist()} for c in classes]
-        }
-    else:  # numeric targets: their standardisation
-        targets = {
-            "targets": {
-                "mean": [float(v) for v in estimator._y_mean],
-                "scale": [float(v) for v in estimator._y_scale],
-            }
-        }
-    module = estimator.net_.module_
-    gru = module.gru
-    document = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "versions": {
-            "sk_mtgru": _package_version(),
-            "torch": torch.__version__,
-            "scikit-learn": sklearn.__version__,
-            "skorch": skorch.__version__,
-        },
-        "estimator": type(estimator).__name__,
-        "params": params,
-        "module": {
-            "n_features": module.n_features,
-            "n_classes": [head.out_features for head in module.heads],
-            "hidden_size": gru.hidden_size,
-            "num_layers": gru.num_layers,
-            "bidirectional": gru.bidirectional,
-            "dropout": module.dropout.p,
-            "summary": module.summary,
-            "task_layers": module.task_layers,
-            **dict(
-                zip(
-                    ("conv_layers", "conv_channels", "conv_kernel_size", "conv_stride"),
-                    module.conv.sizes() if module.conv is not None else (0, 0, 0, 0),
-                )
-            ),
-            "input_statistics": module.input_statistics,
-            "sharing": module.sharing,
-            "n_experts": module.n_experts,
-        },
-        "fitted": {
-            "task_names": [str(n) for n in estimator.task_names_],
-            **targets,
-            "one_dimensional": bool(estimator._one_dimensional_y),
-            "n_features_in": int(estimator.n_features_in_),
-            "width_2d": estimator._width_2d,
-            "n_iter": int(estimator.n_iter_),
-            "history": [
-                {k: v for k, v in epoch.items() if k != "batches"}
-                for epoch in estimator.history_
-            ],
-        },
-    }
-    try:
-        text = json.dumps(document, allow_nan=True)
-    except TypeError as exc:
+    return params
+
+
+def _listed(classes: Any) -> list[Any]:
+    return classes if isinstance(classes, list) else [classes]
+
+
+def _classes_document(task: Any, classes: np.ndarray) -> dict[str, Any]:
+    if classes.dtype.kind not in _CLASS_DTYPE_KINDS:
         raise ValueError(
-            f"A parameter of this model cannot be written as JSON ({exc}); the safe "
-            "format stores parameters as plain numbers, strings, lists and dicts."
-        ) from exc
-    tensors = {
-        key: value.detach().to("cpu").contiguous()
-        for key, value in module.state_dict().items()
+            f"Task {task!r} has classes of dtype {classes.dtype}, which the safe "
+            "format cannot store (it keeps bools, ints, floats and strings). Use "
+            "joblib for this model."
+        )
+    return {"dtype": classes.dtype.str, "values": classes.tolist()}
+
+
+def _task_document(estimator: Any, k: int, kind: str) -> dict[str, Any]:
+    """A mixed estimator's task ``k``: its classes, or its values' scaling."""
+    if kind == "regression":
+        return {
+            "kind": kind,
+            "mean": float(estimator._y_mean[k]),
+            "scale": float(estimator._y_scale[k]),
+        }
+    classes = _listed(estimator.classes_)[k]
+    return {
+        "kind": kind,
+        **_classes_document(estimator.task_names_[k], classes),
     }
-    save_file(tensors, os.fspath(path), metadata={FORMAT_NAME: text})
+
+
+def _module_document(module: Any, *, tagger: bool) -> dict[str, Any]:
+    """The architecture of the network, as built."""
+    heads = [head.out_features for head in module.heads]
+    if tagger:
+        gru = module.grus[0]
+        return {
+            "n_features": gru.input_size,
+            "n_classes": heads,
+            "hidden_size": gru.hidden_size,
+            "num_layers": module.num_layers,
+            "bidirectional": module.bidirectional,
+            "dropout": module.dropout.p,
+            "layers": list(module.layers),
+        }
+    gru = module.gru
+    return {
+        "n_features": module.n_features,
+        "n_classes": heads,
+        "hidden_size": gru.hidden_size,
+        "num_layers": gru.num_layers,
+        "bidirectional": gru.bidirectional,
+        "dropout": module.dropout.p,
+        "summary": module.summary,
+        "task_layers": module.task_layers,
+        **dict(
+            zip(
+                ("conv_layers", "conv_channels", "conv_kernel_size", "conv_stride"),
+                module.conv.sizes() if module.conv is not None else (0, 0, 0, 0),
+            )
+        ),
+        "input_statistics": module.input_statistics,
+        "sharing": module.sharing,
+        "n_experts": module.n_experts,
+    }
 
 
 # ---------------------------------------------------------------- loading
@@ -286,12 +494,31 @@ def _read_file(path: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         )
     try:
         document = json.loads(metadata[FORMAT_NAME])
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(
             f"{path} is not a valid sk_mtgru model file: its description is not JSON "
-            f"({exc})."
+            f"that can be read ({type(exc).__name__}: {exc})."
         ) from exc
+    if _depth(document) > _MAX_DEPTH:
+        raise ValueError(
+            f"{path} is not a valid sk_mtgru model file: its description is nested "
+            f"deeper than {_MAX_DEPTH} levels."
+        )
     return document, tensors
+
+
+def _depth(document: Any) -> int:
+    """How deeply lists and dicts nest in ``document``, walked without recursion."""
+    deepest = 0
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (list, dict)):
+            deepest = max(deepest, depth)
+            if depth <= _MAX_DEPTH:
+                items = value.values() if isinstance(value, dict) else value
+                stack.extend((item, depth + 1) for item in items)
+    return deepest
 
 
 def _is_plain(value: Any) -> bool:
@@ -302,8 +529,7 @@ def _is_plain(value: Any) -> bool:
 
 
 def load(path: str | os.PathLike) -> Any:
-    """Load a model written by :meth:`MultiTaskGRUClassifier.save` (or the
-    regressor's).
+    """Load a model written by :func:`sk_mtgru.save` or an estimator's ``save``.
 
     Only tensors and JSON are read: nothing from the file is executed. The file's
     format version must be one this package reads; a file written by an older
@@ -316,14 +542,16 @@ def load(path: str | os.PathLike) -> Any:
 
     Returns
     -------
-    estimator : MultiTaskGRUClassifier or MultiTaskGRURegressor
-        The fitted estimator, on the CPU unless its ``device`` is available here.
+    model : estimator of sk_mtgru or Pipeline
+        The fitted estimator (or the pipeline of scalers and estimator that was
+        saved), on the CPU unless its ``device`` is available here.
 
     Raises
     ------
     ValueError
         If the file is not an sk_mtgru model file, was written in a newer format,
-        or holds values of unexpected types or shapes.
+        or holds values of unexpected types or shapes, or parameters that disagree
+        with its network.
 
     Examples
     --------
@@ -342,9 +570,14 @@ def load(path: str | os.PathLike) -> Any:
     document, tensors = _read_file(path)
     r = _Reader(path)
     version, name = _check_header(document, r)
+    steps: list[tuple[str, Any]] = []
+    if "pipeline" in document:
+        if version < 3:
+            raise r.fail("pipeline", f"is not part of format {version}.")
+        steps, tensors = _read_pipeline(document, r, tensors)
     estimator = _read_params(document, r, version, name)
-    config = _read_module(document, r, version)
-    fitted = _read_fitted(document, r, config, regression=name in _REGRESSORS)
+    config = _read_module(document, r, version, tagger=name in _TAGGERS)
+    fitted = _read_fitted(document, r, config, name)
     net = _build_network(
         estimator, config, fitted["task_names"], fitted["encoding"], tensors, r
     )
@@ -362,7 +595,93 @@ def load(path: str | os.PathLike) -> Any:
         fitted["encoding"],
         Targets(columns=[], names=None, one_dimensional=fitted["one_dimensional"]),
     )
-    return estimator
+    if name in _MIXED:
+        estimator._y_frame = fitted["y_frame"]
+    if not steps:
+        return estimator
+    from sklearn.pipeline import Pipeline
+
+    last = r.get(document["pipeline"]["steps"][-1], "name", str, "pipeline.steps")
+    if steps[-1][1].n_features_in_ != estimator.n_features_in_:
+        raise r.fail("pipeline", "has a scaler whose features differ from the model's.")
+    return Pipeline(
+        [*steps, (last, estimator)], verbose=document["pipeline"]["verbose"]
+    )
+
+
+def _read_pipeline(
+    document: dict[str, Any], r: _Reader, tensors: dict[str, torch.Tensor]
+) -> tuple[list[tuple[str, Any]], dict[str, torch.Tensor]]:
+    """The pipeline's fitted scalers, and the tensors left for the network."""
+    from ._preprocessing import SequenceScaler
+
+    pipeline = r.get(document, "pipeline", dict, "the file")
+    r.get(pipeline, "verbose", bool, "pipeline")
+    entries = r.get(pipeline, "steps", list, "pipeline")
+    if len(entries) < 2:
+        raise r.fail("pipeline.steps", "must list scalers and then the estimator.")
+    names = [r.get(entry, "name", str, "pipeline.steps") for entry in entries]
+    if len(set(names)) != len(names) or any("__" in n or not n for n in names):
+        raise r.fail("pipeline.steps", "must have distinct names without '__'.")
+    rest = dict(tensors)
+    steps = []
+    for i, entry in enumerate(entries[:-1]):
+        where = f"pipeline.steps[{i}]"
+        params = r.get(entry, "params", dict, where)
+        if set(params) != {"with_mean", "with_std"} or not all(
+            isinstance(v, bool) for v in params.values()
+        ):
+            raise r.fail(f"{where}.params", "must be SequenceScaler's two booleans.")
+        fitted = r.get(entry, "fitted", dict, where)
+        n_features = r.get(fitted, "n_features_in", int, f"{where}.fitted")
+        n_seen = r.get(fitted, "n_samples_seen", int, f"{where}.fitted")
+        width_2d = fitted.get("width_2d")
+        if (
+            n_features < 1
+            or n_seen < 1
+            or not (width_2d is None or (type(width_2d) is int and width_2d >= 1))
+        ):
+            raise r.fail(f"{where}.fitted", "has invalid sizes.")
+        scaler = SequenceScaler(**params)
+        arrays = {}
+        for attribute in _SCALER_ARRAYS:
+            tensor = rest.pop(f"steps.{i}.{attribute}", None)
+            wanted = (
+                attribute == "mean_"
+                and params["with_mean"]
+                or (attribute != "mean_" and params["with_std"])
+            )
+            if (tensor is None) == wanted:
+                raise r.fail(
+                    f"tensor 'steps.{i}.{attribute}'",
+                    "is missing." if wanted else "is not expected.",
+                )
+            if tensor is not None:
+                if tensor.dtype != torch.float64 or tuple(tensor.shape) != (
+                    n_features,
+                ):
+                    raise r.fail(
+                        f"tensor 'steps.{i}.{attribute}'",
+                        f"must be float64 of shape ({n_features},).",
+                    )
+                values = tensor.numpy().copy()
+                positive = attribute == "scale_"
+                if not np.isfinite(values).all() or (positive and (values <= 0).any()):
+                    raise r.fail(
+                        f"tensor 'steps.{i}.{attribute}'", "has invalid values."
+                    )
+                tensor = values
+            arrays[attribute] = tensor
+        scaler.n_features_in_ = n_features
+        scaler.n_samples_seen_ = n_seen
+        scaler._width_2d = width_2d
+        for attribute, value in arrays.items():
+            setattr(scaler, attribute, value)
+        steps.append((names[i], scaler))
+    stray = sorted(key for key in rest if key.startswith("steps."))
+    if stray:
+        raise r.fail("tensors", f"include unexpected scaler arrays {stray}.")
+    return steps, rest
 
 
 def _check_header(document: dict[str, Any], r: _Reader) -> tuple[int, str]:
@@ -440,9 +759,13 @@ def _read_params(document: dict[str, Any], r: _Reader, version: int, name: str) 
     return estimator
 
 
-def _read_module(document: dict[str, Any], r: _Reader, version: int) -> dict[str, Any]:
+def _read_module(
+    document: dict[str, Any], r: _Reader, version: int, *, tagger: bool
+) -> dict[str, Any]:
     """The network's architecture, checked for consistency."""
     module_doc = r.get(document, "module", dict, "the file")
+    if tagger:
+        return _read_tagger_module(module_doc, r)
     if version == 1 and isinstance(module_doc, dict):
         module_doc = _FORMAT_1_MODULE | module_doc
     config = {
@@ -488,8 +811,70 @@ def _read_module(document: dict[str, Any], r: _Reader, version: int) -> dict[str
     return config
 
 
+def _read_tagger_module(module_doc: dict[str, Any], r: _Reader) -> dict[str, Any]:
+    """The tagger's stacked layers and the layer each head reads."""
+    config = {
+        "n_features": r.get(module_doc, "n_features", int, "module"),
+        "n_classes": r.get(module_doc, "n_classes", list, "module"),
+        "hidden_size": r.get(module_doc, "hidden_size", int, "module"),
+        "num_layers": r.get(module_doc, "num_layers", int, "module"),
+        "bidirectional": r.get(module_doc, "bidirectional", bool, "module"),
+        "dropout": r.get(module_doc, "dropout", float, "module"),
+        "layers": r.get(module_doc, "layers", list, "module"),
+    }
+    if min(config["n_features"], config["hidden_size"], config["num_layers"]) < 1:
+        raise r.fail("module", "has sizes < 1.")
+    if not all(type(k) is int and k >= 1 for k in config["n_classes"]):
+        raise r.fail("module.n_classes", "must be a list of ints >= 1.")
+    if len(config["layers"]) != len(config["n_classes"]) or not all(
+        type(layer) is int and 0 <= layer < config["num_layers"]
+        for layer in config["layers"]
+    ):
+        raise r.fail("module.layers", "must give each head a layer of the network.")
+    return config
+
+
+def _check_params_match_module(
+    estimator: Any, config: dict[str, Any], task_names: list[str], r: _Reader
+) -> None:
+    """Refuse a file whose ``params`` describe another network than ``module``:
+    ``get_params()`` would report it, and a ``clone(...).fit`` would build it."""
+    params = estimator.get_params(deep=False)
+    names = ["hidden_size", "num_layers", "bidirectional", "dropout"]
+    expected = {name: params[name] for name in names}
+    if "layers" in config:  # the tagger
+        try:
+            expected["layers"] = estimator._check_supervision_layers(task_names)
+        except (TypeError, ValueError) as exc:
+            raise r.fail("params.supervision_layers", f"are invalid: {exc}") from exc
+    else:
+        names = [
+            "summary",
+            "task_layers",
+            "conv_layers",
+            "input_statistics",
+            "sharing",
+        ]
+        expected |= {name: params[name] for name in names}
+        if params["conv_layers"]:
+            for name in ("conv_channels", "conv_kernel_size", "conv_stride"):
+                expected[name] = params[name]
+        if params["sharing"] == "mmoe":
+            expected["n_experts"] = estimator._n_experts(len(task_names))
+    differ = [
+        f"{name}={value!r} (the network's: {config[name]!r})"
+        for name, value in expected.items()
+        if value != config[name]
+    ]
+    if differ:
+        raise r.fail(
+            "params",
+            f"disagree with the network it holds: {', '.join(differ)}.",
+        )
+
+
 def _read_fitted(
-    document: dict[str, Any], r: _Reader, config: dict[str, Any], regression: bool
+    document: dict[str, Any], r: _Reader, config: dict[str, Any], name: str
 ) -> dict[str, Any]:
     """The fitted attributes: task names, classes or target scaling, history, ...,
     checked against the network."""
@@ -497,8 +882,12 @@ def _read_fitted(
     task_names = r.get(fitted, "task_names", list, "fitted")
     if not all(isinstance(t, str) for t in task_names):
         raise r.fail("fitted.task_names", "must be a list of str.")
-    if regression:
-        encoding: Any = _read_target_scaling(fitted, r, task_names, config)
+    y_frame = False
+    if name in _MIXED:
+        encoding: Any = _read_tasks(fitted, r, task_names, config)
+        y_frame = r.get(fitted, "y_frame", bool, "fitted")
+    elif name in _REGRESSORS:
+        encoding = _read_target_scaling(fitted, r, task_names, config)
     else:
         encoding = _read_classes(fitted, r, task_names, config)
     one_dimensional = r.get(fitted, "one_dimensional", bool, "fitted")
@@ -529,7 +918,45 @@ def _read_fitted(
         "width_2d": width_2d,
         "n_iter": n_iter,
         "history": history,
+        "y_frame": y_frame,
     }
+
+
+def _read_tasks(
+    fitted: dict[str, Any], r: _Reader, task_names: list[str], config: dict[str, Any]
+) -> dict[str, Any]:
+    """A mixed estimator's tasks: each one's kind, and its classes or scaling."""
+    tasks = r.get(fitted, "tasks", list, "fitted")
+    if not len(task_names) == len(tasks) == len(config["n_classes"]):
+        raise r.fail("fitted", "has different numbers of tasks and heads.")
+    n = len(tasks)
+    encoding: dict[str, Any] = {
+        "kinds": [],
+        "classes": [None] * n,
+        "mean": np.full(n, np.nan),
+        "scale": np.full(n, np.nan),
+    }
+    for k, entry in enumerate(tasks):
+        where = f"fitted.tasks[{k}]"
+        kind = r.get(entry, "kind", str, where)
+        if kind == "regression":
+            if config["n_classes"][k] != 1:
+                raise r.fail(where, "is a regression task with a head of several.")
+            mean = r.get(entry, "mean", float, where)
+            scale = r.get(entry, "scale", float, where)
+            if not (math.isfinite(mean) and math.isfinite(scale) and scale > 0):
+                raise r.fail(where, "must have a finite mean and a positive scale.")
+            encoding["mean"][k], encoding["scale"][k] = mean, scale
+        elif kind == "classification":
+            if config["n_classes"][k] < 2:
+                raise r.fail(where, "is a classification task with one output.")
+            encoding["classes"][k] = _read_class_entry(
+                entry, r, where, config["n_classes"][k]
+            )
+        else:
+            raise r.fail(f"{where}.kind", "must be 'classification' or 'regression'.")
+        encoding["kinds"].append(kind)
+    return encoding
 
 
 def _read_target_scaling(
@@ -563,32 +990,36 @@ def _read_classes(
     classes_doc = r.get(fitted, "classes", list, "fitted")
     if not (len(task_names) == len(classes_doc) == len(config["n_classes"])):
         raise r.fail("fitted", "has different numbers of tasks, classes and heads.")
-    classes = []
-    for k, entry in enumerate(classes_doc):
-        where = f"fitted.classes[{k}]"
-        dtype_str = r.get(entry, "dtype", str, where)
-        values = r.get(entry, "values", list, where)
-        try:
-            dtype = np.dtype(dtype_str)
-        except TypeError as exc:
-            raise r.fail(f"{where}.dtype", f"is not a dtype: {dtype_str!r}.") from exc
-        if dtype.kind not in _CLASS_DTYPE_KINDS:
-            raise r.fail(
-                f"{where}.dtype", f"must be a bool, number or str dtype, got {dtype}."
-            )
-        if not all(isinstance(v, (bool, int, float, str)) for v in values):
-            raise r.fail(f"{where}.values", "must hold bools, numbers or strings.")
-        try:
-            task_classes = np.asarray(values, dtype=dtype)
-        except (TypeError, ValueError) as exc:
-            raise r.fail(f"{where}.values", f"do not fit dtype {dtype}.") from exc
-        if task_classes.ndim != 1 or len(task_classes) != config["n_classes"][k]:
-            raise r.fail(
-                f"{where}.values",
-                f"must list the {config['n_classes'][k]} classes of its head.",
-            )
-        classes.append(task_classes)
-    return classes
+    return [
+        _read_class_entry(entry, r, f"fitted.classes[{k}]", config["n_classes"][k])
+        for k, entry in enumerate(classes_doc)
+    ]
+
+
+def _read_class_entry(entry: Any, r: _Reader, where: str, n_classes: int) -> np.ndarray:
+    """One task's classes, ``{"dtype": ..., "values": [...]}``, for a head of
+    ``n_classes`` outputs."""
+    dtype_str = r.get(entry, "dtype", str, where)
+    values = r.get(entry, "values", list, where)
+    try:
+        dtype = np.dtype(dtype_str)
+    except TypeError as exc:
+        raise r.fail(f"{where}.dtype", f"is not a dtype: {dtype_str!r}.") from exc
+    if dtype.kind not in _CLASS_DTYPE_KINDS:
+        raise r.fail(
+            f"{where}.dtype", f"must be a bool, number or str dtype, got {dtype}."
+        )
+    if not all(isinstance(v, (bool, int, float, str)) for v in values):
+        raise r.fail(f"{where}.values", "must hold bools, numbers or strings.")
+    try:
+        task_classes = np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise r.fail(f"{where}.values", f"do not fit dtype {dtype}.") from exc
+    if task_classes.ndim != 1 or len(task_classes) != n_classes:
+        raise r.fail(
+            f"{where}.values", f"must list the {n_classes} classes of its head."
+        )
+    return task_classes
 
 
 def _build_network(
@@ -599,48 +1030,24 @@ def _build_network(
     tensors: dict[str, torch.Tensor],
     r: _Reader,
 ) -> Any:
-    """The skorch net of ``config``, holding the file's weights once they are
-    checked against it."""
+    """The skorch net the estimator's parameters build, holding the file's weights
+    once they are checked against it.
+
+    The parameters must agree with the file's ``module``, and the network is first
+    built on torch's ``meta`` device, which allocates nothing, to check the
+    tensors' names and shapes: a crafted file cannot make this allocate more than
+    the weights it holds.
+    """
     from ._base import _seeded_torch
     from ._validation import check_task_weights
 
-    device = torch.device("cpu")
-    try:
-        device = estimator._resolve_device()
-    except ValueError:
-        pass  # e.g. saved from a GPU, loaded where there is none: use the CPU
-    task_weights = check_task_weights(estimator.task_weights, task_names)
-    with _seeded_torch(0, device):
-        net = estimator._build_net(
-            n_features=config["n_features"],
-            n_outputs=config["n_classes"],
-            task_names=task_names,
-            task_weights=task_weights,
-            device=device,
-            seed=0,
-            validation=False,
-            **estimator._net_targets(encoding),
-        )
-        net.set_params(
-            module__hidden_size=config["hidden_size"],
-            module__num_layers=config["num_layers"],
-            module__bidirectional=config["bidirectional"],
-            module__dropout=config["dropout"],
-            module__summary=config["summary"],
-            module__task_layers=config["task_layers"],
-            module__conv_layers=config["conv_layers"],
-            module__input_statistics=config["input_statistics"],
-            module__sharing=config["sharing"],
-            module__n_experts=max(config["n_experts"], 2),
-        )
-        if config["conv_layers"]:
-            net.set_params(
-                module__conv_channels=config["conv_channels"],
-                module__conv_kernel_size=config["conv_kernel_size"],
-                module__conv_stride=config["conv_stride"],
-            )
-        net.initialize()
-    expected = net.module_.state_dict()
+    _check_params_match_module(estimator, config, task_names, r)
+    n_outputs = config["n_classes"]
+    module_class, module_params = estimator._module(
+        config["n_features"], n_outputs, task_names
+    )
+    with torch.device("meta"):
+        expected = module_class(**module_params).state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
@@ -658,5 +1065,23 @@ def _build_network(
             )
         if not bool(torch.isfinite(got).all()):
             raise r.fail(f"tensor {key!r}", "has non-finite values.")
+    device = torch.device("cpu")
+    try:
+        device = estimator._resolve_device()
+    except ValueError:
+        pass  # e.g. saved from a GPU, loaded where there is none: use the CPU
+    task_weights = check_task_weights(estimator.task_weights, task_names)
+    with _seeded_torch(0, device):
+        net = estimator._build_net(
+            n_features=config["n_features"],
+            n_outputs=n_outputs,
+            task_names=task_names,
+            task_weights=task_weights,
+            device=device,
+            seed=0,
+            validation=False,
+            **estimator._net_targets(encoding),
+        )
+        net.initialize()
     net.module_.load_state_dict(tensors)
     return net

@@ -549,26 +549,6 @@ n_classes_k)
                 )
         return _mean_of_labelled_tasks(np.array(scores))
 
-    def save(self, path: Any) -> None:
-        """Not available for the tagger yet: use joblib.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Where the file would go.
-
-        Raises
-        ------
-        NotImplementedError
-            Always, for now: the safe format holds classifiers and regressors.
-        """
-        raise NotImplementedError(
-            "The safe file format holds MultiTaskGRUClassifier and "
-            "MultiTaskGRURegressor models, for now; "
-            "save a MultiTaskGRUTagger with joblib.dump (and load it only from "
-            "sources you trust)."
-        )
-
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()
         tags.target_tags.single_output = False

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import GridSearchCV
 
+import sk_mtgru
 from sk_mtgru import MultiTaskGRUEstimator
 from sk_mtgru.metrics import task_scorer
 from sk_mtgru.model_selection import MultiTaskStratifiedKFold
@@ -122,7 +123,7 @@ def test_searches_need_a_scoring_and_accept_per_task_scorers(stays):
     assert (search.cv_results_["mean_test_stay"] < 0).all()
 
 
-def test_warm_start_partial_fit_crops_and_joblib(tmp_path, stays):
+def test_warm_start_partial_fit_crops_joblib_and_safe_file(tmp_path, stays):
     X, Y = stays
     model = small_model(warm_start=True, crop_length=8).fit(X, Y)
     model.fit(X, Y)
@@ -131,8 +132,12 @@ def test_warm_start_partial_fit_crops_and_joblib(tmp_path, stays):
     joblib.dump(model, tmp_path / "model.joblib")
     loaded = joblib.load(tmp_path / "model.joblib")
     pd.testing.assert_frame_equal(loaded.predict(X), model.predict(X))
-    with pytest.raises(NotImplementedError, match="joblib"):
-        model.save(tmp_path / "model.safetensors")
+    pytest.importorskip("safetensors")
+    model.save(tmp_path / "model.safetensors")
+    loaded = sk_mtgru.load(tmp_path / "model.safetensors")
+    pd.testing.assert_frame_equal(loaded.predict(X), model.predict(X))
+    assert loaded.task_types_ == model.task_types_
+    assert loaded.get_params() == model.get_params()
 
 
 def test_class_weights_name_classification_tasks_only(stays):

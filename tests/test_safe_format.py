@@ -1,18 +1,23 @@
 """The safe model format: identical round trips, and crafted files never execute."""
 
 import json
+import os
 import pickle
+import stat
 import warnings
 
+import joblib
 import numpy as np
 import pytest
 import torch
+from sklearn.pipeline import Pipeline, make_pipeline
 
 pytest.importorskip("safetensors")
 from safetensors import safe_open  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
 import sk_mtgru  # noqa: E402
+from sk_mtgru import SequenceScaler  # noqa: E402
 from sk_mtgru._persistence import FORMAT_VERSION  # noqa: E402
 
 from .conftest import small_classifier  # noqa: E402
@@ -264,7 +269,9 @@ def test_a_model_fitted_on_gpu_loads_and_predicts_in_a_cpu_only_process(
         (lambda d: d["fitted"]["targets"].update(mean=["a", 1.0]), "must hold numbers"),
         (lambda d: d["fitted"].pop("targets"), "targets"),
         (lambda d: d["module"].update(n_classes=[2, 1]), "must be 1 for every target"),
-        (lambda d: d.update(estimator="MultiTaskGRUTagger"), "unknown estimator"),
+        (lambda d: d.update(estimator="GradientBoosting"), "unknown estimator"),
+        # another estimator of the package: its parameters are not the regressor's
+        (lambda d: d.update(estimator="MultiTaskGRUTagger"), "unknown parameter"),
     ],
 )
 def test_a_regressor_file_with_a_bad_target_scaling_is_refused(
@@ -283,3 +290,150 @@ def test_a_regressor_file_with_a_bad_target_scaling_is_refused(
     with pytest.raises(ValueError, match=match) as info:
         sk_mtgru.load(path)
     assert str(path) in str(info.value)
+
+
+# ------------------------------------------------ params that lie about the network
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("hidden_size", 10_000_000),
+        ("summary", "mean"),
+        ("conv_stride", 1),  # same shapes, another network
+        ("bidirectional", False),
+        ("input_statistics", False),
+    ],
+)
+def test_params_that_disagree_with_the_network_are_refused(
+    tmp_path, dense_data, param, value
+):
+    X, Y = dense_data
+    clf = small_classifier(bidirectional=True, max_iter=1).fit(X, Y)
+    clf.save(tmp_path / "m.safetensors")
+    document, tensors = _read(tmp_path / "m.safetensors")
+    document["params"][param] = value
+    _write(tmp_path / "lie.safetensors", document, tensors)
+    with pytest.raises(ValueError, match=f"lie.safetensors .*params disagree.*{param}"):
+        sk_mtgru.load(tmp_path / "lie.safetensors")
+
+
+def test_a_huge_network_described_over_small_tensors_allocates_nothing(saved, tmp_path):
+    # Both the params and the module claim ten million units; the tensors hold 8.
+    # The check runs on torch's meta device, so it fails at once, in words.
+    _, path, _ = saved
+    document, tensors = _read(path)
+    document["params"]["hidden_size"] = document["module"]["hidden_size"] = 10**7
+    _write(tmp_path / "huge.safetensors", document, tensors)
+    with pytest.raises(ValueError, match="huge.safetensors .*needs \\(30000000, "):
+        sk_mtgru.load(tmp_path / "huge.safetensors")
+
+
+def test_json_nested_beyond_what_python_parses_is_a_value_error(saved, tmp_path):
+    _, path, _ = saved
+    _, tensors = _read(path)
+    text = '{"format": "sk_mtgru", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    save_file(tensors, str(tmp_path / "deep.safetensors"), metadata={"sk_mtgru": text})
+    with pytest.raises(ValueError, match="deep.safetensors is not a valid.*Recursion"):
+        sk_mtgru.load(tmp_path / "deep.safetensors")
+
+
+def test_json_nested_deeper_than_a_model_needs_is_refused(saved, tmp_path):
+    # Parseable, and in the history, whose values may be nested lists.
+    _, path, _ = saved
+    document, tensors = _read(path)
+    document["fitted"]["history"][0]["task_affinity"] = json.loads("[" * 40 + "]" * 40)
+    _write(tmp_path / "deep.safetensors", document, tensors)
+    with pytest.raises(ValueError, match="deep.safetensors .*nested deeper than 32"):
+        sk_mtgru.load(tmp_path / "deep.safetensors")
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_a_new_file_follows_the_umask_as_joblib_files_do(saved, tmp_path, umask, mode):
+    clf, _, _ = saved
+    previous = os.umask(umask)
+    try:
+        clf.save(tmp_path / "m.safetensors")
+        joblib.dump(clf, tmp_path / "m.joblib")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(tmp_path / "m.safetensors").st_mode) == mode
+    assert stat.S_IMODE(os.stat(tmp_path / "m.joblib").st_mode) == mode
+
+
+# ------------------------------------------------------------------ pipelines
+@pytest.fixture
+def scaled_pipeline(tmp_path, dense_data):
+    X, Y = dense_data
+    X = X * 50.0 + 200.0  # far from standardised: the scaler matters
+    pipe = make_pipeline(SequenceScaler(), small_classifier()).fit(X, Y)
+    path = tmp_path / "pipe.safetensors"
+    sk_mtgru.save(pipe, path)
+    return pipe, path, X
+
+
+def test_a_scaler_pipeline_round_trips_as_a_pipeline(scaled_pipeline):
+    pipe, path, X = scaled_pipeline
+    loaded = sk_mtgru.load(path)
+    assert isinstance(loaded, Pipeline)
+    assert [name for name, _ in loaded.steps] == [name for name, _ in pipe.steps]
+    np.testing.assert_array_equal(loaded[0].mean_, pipe[0].mean_)
+    np.testing.assert_array_equal(loaded[0].scale_, pipe[0].scale_)
+    for a, b in zip(loaded.predict_proba(X), pipe.predict_proba(X)):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.get_params(deep=True).keys() == pipe.get_params(deep=True).keys()
+
+
+def test_a_pipeline_of_something_else_is_refused_with_a_type_error(
+    tmp_path, dense_data
+):
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, Y = dense_data
+    pipe = make_pipeline(FunctionTransformer(), small_classifier(max_iter=1)).fit(X, Y)
+    with pytest.raises(TypeError, match="SequenceScaler steps"):
+        sk_mtgru.save(pipe, tmp_path / "p.safetensors")
+    with pytest.raises(TypeError, match="got SequenceScaler"):
+        sk_mtgru.save(SequenceScaler().fit(X), tmp_path / "s.safetensors")
+
+
+@pytest.mark.parametrize(
+    "corrupt, match",
+    [
+        (lambda d, t: t.pop("steps.0.mean_"), "'steps.0.mean_' is missing"),
+        (
+            lambda d, t: t.update({"steps.0.scale_": torch.zeros(3, dtype=float)}),
+            "'steps.0.scale_' has invalid values",
+        ),
+        (
+            lambda d, t: t.update({"steps.0.mean_": torch.zeros(4, dtype=float)}),
+            "must be float64 of shape \\(3,\\)",
+        ),
+        (
+            lambda d, t: d["pipeline"]["steps"][0].update(params={"evil": True}),
+            "SequenceScaler's two booleans",
+        ),
+        (lambda d, t: d.update(format_version=2), "not part of format 2"),
+        (
+            lambda d, t: d["pipeline"]["steps"][0].update(name="a__b"),
+            "distinct names",
+        ),
+    ],
+)
+def test_a_crafted_pipeline_file_is_a_clear_error(
+    scaled_pipeline, tmp_path, corrupt, match
+):
+    _, path, _ = scaled_pipeline
+    document, tensors = _read(path)
+    corrupt(document, tensors)
+    _write(tmp_path / "bad.safetensors", document, tensors)
+    with pytest.raises(ValueError, match=match):
+        sk_mtgru.load(tmp_path / "bad.safetensors")
+
+
+def test_a_format_2_classifier_file_still_loads(saved, tmp_path):
+    clf, path, X = saved
+    document, tensors = _read(path)
+    document["format_version"] = 2
+    _write(tmp_path / "v2.safetensors", document, tensors)
+    np.testing.assert_array_equal(
+        sk_mtgru.load(tmp_path / "v2.safetensors").predict(X), clf.predict(X)
+    )

@@ -13,6 +13,7 @@ from sklearn.base import clone
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, KFold
 
+import sk_mtgru
 from sk_mtgru import MultiTaskGRUTagger
 from sk_mtgru.datasets import make_multitask_sequences
 from sk_mtgru.metrics import task_scorer
@@ -284,10 +285,24 @@ def test_joblib_round_trip_in_a_fresh_process(tmp_path, streams):
     )
 
 
-def test_safe_format_is_not_offered_yet(tmp_path, streams):
+def test_safe_file_round_trip_keeps_layers_kinds_and_predictions(tmp_path, streams):
+    pytest.importorskip("safetensors")
     X, Y = streams
-    with pytest.raises(NotImplementedError, match="joblib"):
-        small_tagger().fit(X, Y).save(tmp_path / "t.safetensors")
+    rng = np.random.default_rng(0)
+    # a classification task read at the lower layer, a regression task at the top
+    Y_mixed = [np.column_stack([y[:, 0], rng.normal(size=len(y))]) for y in Y]
+    tagger = small_tagger(num_layers=2, supervision_layers=[0, -1]).fit(X, Y_mixed)
+    tagger.save(tmp_path / "t.safetensors")
+    loaded = sk_mtgru.load(tmp_path / "t.safetensors")
+    assert loaded.task_types_ == ["classification", "regression"]
+    assert loaded.supervision_layers_ == [0, 1]
+    assert loaded.get_params() == tagger.get_params()
+    for a, b in zip(loaded.predict(X), tagger.predict(X)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(
+        loaded.predict_proba(X)["task_0"], tagger.predict_proba(X)["task_0"]
+    ):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_early_stopping_validates_on_held_out_streams(streams):
