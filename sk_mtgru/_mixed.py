@@ -540,4 +540,3 @@ net_
             for name, output, kind in zip(self.task_names_, outputs, self.task_types_)
             if kind == "classification"
         }
-
