@@ -10,6 +10,7 @@ combination of the tasks' losses with skorch, behind scikit-learn's API:
 
 from ._estimator import MultiTaskGRUClassifier
 from ._mixed import MultiTaskGRUEstimator
+from ._onnx import to_onnx
 from ._persistence import load, save
 from ._preprocessing import SequenceScaler
 from ._regressor import MultiTaskGRURegressor
@@ -27,5 +28,6 @@ __all__ = [
     "load",
     "save",
     "sliding_windows",
+    "to_onnx",
     "__version__",
 ]
