@@ -14,6 +14,7 @@ from ._onnx import to_onnx
 from ._persistence import load, save
 from ._preprocessing import SequenceScaler
 from ._regressor import MultiTaskGRURegressor
+from ._streaming import StreamingPredictor
 from ._tagger import MultiTaskGRUTagger
 from ._windows import sliding_windows
 
@@ -25,6 +26,7 @@ __all__ = [
     "MultiTaskGRURegressor",
     "MultiTaskGRUTagger",
     "SequenceScaler",
+    "StreamingPredictor",
     "load",
     "save",
     "sliding_windows",

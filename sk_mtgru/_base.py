@@ -38,6 +38,7 @@ from ._net import (
     last_task_affinity,
 )
 from ._scoring import TaskEpochScoring, resolve_scoring
+from ._streaming import _Computed
 from ._targets import Targets
 from ._training import SCHEDULES, PerTaskBest, training_callbacks
 from ._validation import (
@@ -731,7 +732,10 @@ class BaseMultiTaskGRU(BaseEstimator):
     # --------------------------------------------------------------- prediction
     def _logits(self, X: Any) -> tuple[tuple[torch.Tensor, ...], np.ndarray]:
         """Each task's head outputs for every sequence (every step, when
-        labelling), and the sequences' lengths."""
+        labelling), and the sequences' lengths; a
+        :class:`~sk_mtgru._streaming.StreamingPredictor` passes them in computed."""
+        if isinstance(X, _Computed):
+            return X.logits, X.lengths
         check_is_fitted(self)
         name = type(self).__name__
         X_checked, _ = check_sequences(X, estimator=name, width_2d=self._width_2d)

@@ -23,6 +23,8 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from ._pipelines import split_scaler_pipeline
+
 __all__ = ["to_onnx"]
 
 _INPUTS = ("x", "lengths")
@@ -289,25 +291,6 @@ class _ExportedTagger(nn.Module):
         )
 
 
-def _split(model: Any) -> tuple[list[Any], Any]:
-    """A pipeline's scalers and its estimator, or no scalers and the estimator."""
-    from sklearn.pipeline import Pipeline
-
-    from ._preprocessing import SequenceScaler
-
-    if isinstance(model, Pipeline):
-        *steps, (_, estimator) = model.steps
-        scalers = [step for _, step in steps]
-        if not all(isinstance(step, SequenceScaler) for step in scalers):
-            raise TypeError(
-                "to_onnx exports a fitted estimator of sk_mtgru or a Pipeline of "
-                "SequenceScaler steps ending in one; this pipeline has "
-                f"{[type(s).__name__ for s in scalers]} before its estimator."
-            )
-        return scalers, estimator
-    return [], model
-
-
 def _description(estimator: Any) -> dict[str, Any]:
     """What a consumer needs to decode the outputs: tasks, kinds, classes."""
     from ._base import BaseMultiTaskGRU
@@ -418,7 +401,7 @@ def to_onnx(model: Any, path: str | os.PathLike) -> None:
     True
     """
     onnx = _onnx_modules()
-    scalers, estimator = _split(model)
+    scalers, estimator = split_scaler_pipeline(model, "to_onnx")
     description = _description(estimator)
     n_features = description["n_features"]
     scaling: nn.Module = _Scaling(scalers, n_features) if scalers else nn.Identity()

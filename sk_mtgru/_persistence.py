@@ -235,20 +235,10 @@ def _pipeline_document(
     """The JSON description of a pipeline's scalers and their arrays."""
     from sklearn.utils.validation import check_is_fitted
 
-    from ._preprocessing import SequenceScaler
+    from ._pipelines import split_scaler_pipeline
 
+    split_scaler_pipeline(pipeline, "sk_mtgru's safe format")
     *scalers, (last_name, _) = pipeline.steps
-    bad = [
-        name
-        for name, step in scalers
-        if not isinstance(step, SequenceScaler) or step is None
-    ]
-    if bad or not scalers:
-        raise TypeError(
-            "sk_mtgru's safe format holds Pipelines of SequenceScaler steps ending "
-            f"in an estimator of sk_mtgru; steps {bad or [last_name]} do not fit. "
-            "Use joblib for other pipelines."
-        )
     if pipeline.memory is not None:
         warnings.warn(
             "The pipeline's memory cache is not saved; the file records memory=None.",

@@ -1,0 +1,429 @@
+"""Streaming prediction: a causal model fed its sequence a chunk at a time.
+
+A forward GRU's state after ``t`` steps is all it needs to read step ``t + 1``, and
+every summary the models use can be carried forward the same way: the state at the
+end ('last'), a running sum ('mean'), a running maximum ('max'), and for
+'attention' a running softmax (the largest score so far, the sum of the scores'
+exponentials relative to it, and the weighted sum of the outputs). So can the
+input's summary statistics. :class:`StreamingPredictor` keeps all of that between
+calls, so each chunk costs only its own steps.
+
+The convolutional front end reads a few steps past each one, and pads the
+sequence's end with zeros: its last outputs change when more steps arrive. The
+predictor commits to the GRU only the outputs that no later step can change, keeps
+the few input steps they still need, and runs the rest from the committed state
+for the current prediction alone -- so every prediction is the one offline
+``predict`` makes on the sequence so far.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["StreamingPredictor"]
+
+
+@dataclass
+class _Pooled:
+    """What the summaries need of one output sequence read so far."""
+
+    total: torch.Tensor  # sum over the steps, float64
+    maximum: torch.Tensor
+    last: torch.Tensor
+    # per task (attention): the largest score, sum of exp(score - largest), and
+    # the outputs weighed by those exponentials
+    top: list[torch.Tensor] = field(default_factory=list)
+    weight: list[torch.Tensor] = field(default_factory=list)
+    weighted: list[torch.Tensor] = field(default_factory=list)
+
+
+@dataclass
+class _State:
+    """Everything carried from one chunk to the next; replaced, never mutated, so
+    a tentative step from it leaves it as it was."""
+
+    n_steps: int = 0  # of the GRU's input committed
+    hidden: list[torch.Tensor | None] = field(default_factory=list)
+    pooled: list[_Pooled | None] = field(default_factory=list)
+
+
+class StreamingPredictor:
+    """Predict as the steps of a sequence arrive, from a fitted causal model.
+
+    Feed the sequence a chunk of steps at a time with :meth:`update`; the
+    predictor carries the GRU's state (and every running summary) between calls.
+    Each prediction equals what the model's ``predict`` gives on the whole
+    sequence so far, however the sequence is cut into chunks. For real-time use:
+    activity recognition on a device, alarms on a live recording.
+
+    Parameters
+    ----------
+    model : estimator of sk_mtgru or Pipeline
+        A fitted causal model -- one that reads each sequence forwards only
+        (``bidirectional=False``) and has no ``crop_length`` -- or a ``Pipeline``
+        of :class:`~sk_mtgru.SequenceScaler` steps ending in one (each chunk is
+        scaled as ``predict`` would scale it). For the classifier, regressor and
+        ``MultiTaskGRUEstimator`` every summary, front end, private task layers and
+        the mixture of experts stream; for the tagger, every layer.
+
+    Attributes
+    ----------
+    n_steps_seen_ : int
+        Steps received since the start (or the last :meth:`reset`).
+
+    Raises
+    ------
+    ValueError
+        If the model reads sequences backwards (``bidirectional=True``) or
+        averages windows (``crop_length``): its predictions depend on steps that
+        have not arrived.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sk_mtgru
+    >>> X = np.random.default_rng(0).normal(size=(20, 12, 2))
+    >>> Y = np.column_stack([np.arange(20) % 2, np.arange(20) % 3])
+    >>> clf = sk_mtgru.MultiTaskGRUClassifier(hidden_size=4, max_iter=2).fit(X, Y)
+    >>> stream = sk_mtgru.StreamingPredictor(clf)
+    >>> for chunk in np.array_split(X[0], 4):  # steps 0-2, 3-5, 6-8, 9-11
+    ...     labels = stream.update(chunk)
+    >>> bool((labels == clf.predict(X[:1])).all()), stream.n_steps_seen_
+    (True, 12)
+    """
+
+    def __init__(self, model: Any) -> None:
+        from sklearn.utils.validation import check_is_fitted
+
+        from ._base import BaseMultiTaskGRU
+        from ._pipelines import split_scaler_pipeline
+
+        self._scalers, self.estimator = split_scaler_pipeline(
+            model, "StreamingPredictor"
+        )
+        if not isinstance(self.estimator, BaseMultiTaskGRU):
+            raise TypeError(
+                "StreamingPredictor takes a fitted estimator of sk_mtgru (or a "
+                "Pipeline of SequenceScaler steps ending in one); got "
+                f"{type(self.estimator).__name__}."
+            )
+        check_is_fitted(self.estimator)
+        name = type(self.estimator).__name__
+        if getattr(self.estimator, "crop_length", None) is not None:
+            raise ValueError(
+                f"This {name} predicts by averaging windows of crop_length steps "
+                "over the whole sequence, which cannot be done as steps arrive. "
+                "Stream a model fitted with crop_length=None."
+            )
+        module = self.estimator.net_.module_
+        self._tagger = hasattr(module, "grus")
+        if module.bidirectional if self._tagger else module.gru.bidirectional:
+            raise ValueError(
+                f"This {name} reads each sequence in both directions: its "
+                "predictions depend on steps that have not arrived yet. Stream a "
+                "model fitted with bidirectional=False."
+            )
+        module.eval()  # no dropout between the GRU's layers
+        self._module = module
+        self.reset()
+
+    # ------------------------------------------------------------------ public
+    def reset(self) -> StreamingPredictor:
+        """Start a new sequence.
+
+        Returns
+        -------
+        self : StreamingPredictor
+        """
+        self.n_steps_seen_ = 0
+        self._pending = np.empty((0, self.estimator.n_features_in_), np.float32)
+        self._start = 0  # the first step kept for the front end
+        self._state = _State()
+        self._statistics: tuple[Any, ...] | None = None
+        self._logits: tuple[torch.Tensor, ...] | None = None
+        return self
+
+    def update(self, chunk: Any) -> Any:
+        """Read the next steps of the sequence, and predict.
+
+        Parameters
+        ----------
+        chunk : array-like of shape (n_steps, n_features)
+            The steps that arrived, in order; ``(n_steps,)`` for a model of
+            univariate sequences. Not modified.
+
+        Returns
+        -------
+        prediction
+            For the tagger, the predictions of the new steps: what ``predict``
+            gives for them, ``(n_steps, n_tasks)`` (or ``(n_steps,)``). Otherwise
+            the prediction for the whole sequence so far: what ``predict`` gives
+            for a batch of that one sequence (one row).
+        """
+        steps = self._check_chunk(chunk)
+        if self._tagger:
+            self._logits = self._tag(steps)
+            self.n_steps_seen_ += len(steps)
+            return self._decode(self.estimator.predict)
+        if len(steps):
+            self._read(steps)
+        return self.predict()
+
+    def predict(self) -> Any:
+        """The prediction after the steps read so far (the tagger: those of the
+        last chunk); see :meth:`update`.
+
+        Returns
+        -------
+        prediction
+        """
+        return self._decode(self.estimator.predict)
+
+    def predict_proba(self) -> Any:
+        """Class probabilities after the steps read so far, as the estimator's
+        ``predict_proba`` gives them for a batch of that one sequence (for the
+        tagger: of the last chunk's steps).
+
+        Returns
+        -------
+        probabilities
+        """
+        return self._decode(self.estimator.predict_proba)
+
+    # ----------------------------------------------------------------- helpers
+    def _check_chunk(self, chunk: Any) -> np.ndarray:
+        n_features = self.estimator.n_features_in_
+        steps = np.asarray(chunk)
+        if steps.ndim == 1 and n_features == 1:
+            steps = steps[:, None]
+        if steps.ndim != 2 or steps.shape[1] != n_features:
+            raise ValueError(
+                f"A chunk is an array of shape (n_steps, {n_features}): the steps "
+                f"that arrived, each with the model's {n_features} features; got "
+                f"shape {steps.shape}."
+            )
+        if not np.issubdtype(steps.dtype, np.number) or np.issubdtype(
+            steps.dtype, np.complexfloating
+        ):
+            raise TypeError(f"A chunk holds real numbers; got dtype {steps.dtype}.")
+        if not np.isfinite(steps).all():
+            raise ValueError("A chunk holds NaN or infinite values; pass real steps.")
+        for scaler in self._scalers:
+            if len(steps):
+                steps = scaler.transform([steps])[0]
+        return steps.astype(np.float32)  # a copy: the caller's array stays as is
+
+    def _decode(self, method: Any) -> Any:
+        if self._logits is None:
+            raise ValueError(
+                "No steps have arrived yet: call update with the first chunk."
+            )
+        n = self._logits[0].shape[1] if self._tagger else 1
+        result = method(_Computed(self._logits, np.array([n])))
+        if self._tagger:
+            if isinstance(result, dict):
+                return {name: value[0] for name, value in result.items()}
+            if isinstance(result, list) and len(result) == 1:
+                return result[0]
+            return [task[0] for task in result]
+        return result
+
+    # the tagger ------------------------------------------------------------
+    def _tag(self, steps: np.ndarray) -> tuple[torch.Tensor, ...]:
+        module = self._module
+        hidden = self._state.hidden or [None] * len(module.grus)
+        output = torch.from_numpy(steps)[None]
+        per_layer, states = [], []
+        with torch.inference_mode():
+            for gru, h in zip(module.grus, hidden):
+                if len(steps):
+                    output, h = gru(output, h)
+                else:
+                    output = output.new_zeros(1, 0, gru.hidden_size)
+                per_layer.append(output)
+                states.append(h)
+            logits = tuple(
+                head(per_layer[layer])
+                for head, layer in zip(module.heads, module.layers)
+            )
+        self._state = replace(self._state, hidden=states)
+        return logits
+
+    # sequence-level models --------------------------------------------------
+    def _read(self, steps: np.ndarray) -> None:
+        """Take new input steps: update the statistics, commit what no later
+        step changes, and compute the logits of the sequence so far."""
+        module = self._module
+        self.n_steps_seen_ += len(steps)
+        x = torch.from_numpy(steps)
+        self._statistics = _merge_statistics(self._statistics, x.double())
+        statistics = _statistics_tensor(self._statistics)
+        with torch.inference_mode():
+            if module.conv is None:
+                self._state = self._advance(self._state, x[None])
+                tentative = self._state
+            else:
+                committed, rest = self._front_end(steps)
+                self._state = self._advance(self._state, committed)
+                tentative = self._advance(self._state, rest)
+            self._logits = self._heads(tentative, statistics)
+
+    def _front_end(self, steps: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The convolutions' new outputs: those final now, and the rest (which
+        depend on the zeros past the sequence's current end)."""
+        conv = self._module.conv
+        n_layers, _, kernel_size, stride = conv.sizes()
+        reach = n_layers * (kernel_size // 2)  # steps each output reads ahead
+        self._pending = np.concatenate([self._pending, steps])
+        seen = self.n_steps_seen_
+        window = torch.from_numpy(self._pending)[None]
+        outputs, _ = conv(window, torch.tensor([len(self._pending)]))
+        first = self._start // stride  # the window's first output, in the sequence
+        committed = self._state.n_steps
+        final = max(0, (seen - 1 - reach) // stride + 1) if seen - 1 >= reach else 0
+        new_final = outputs[:, committed - first : final - first]
+        rest = outputs[:, max(final, committed) - first :]
+        # Keep the steps that outputs from `final` on still read, from a multiple
+        # of the stride (so that the window's outputs stay aligned).
+        keep_from = max(0, (final * stride - reach) // stride * stride)
+        self._pending = self._pending[keep_from - self._start :]
+        self._start = keep_from
+        return new_final, rest
+
+    def _sources(self) -> list[tuple[nn.Module, int]]:
+        """The GRUs whose outputs are summarised, with what each reads: -1 for the
+        GRU's input, 0 for the shared GRU's outputs (the task layers)."""
+        module = self._module
+        if module.sharing == "mmoe":
+            return [(gru, -1) for gru in (module.gru, *module.experts)]
+        if module.task_layers:
+            return [(module.gru, -1)] + [(gru, 0) for gru in module.task_grus]
+        return [(module.gru, -1)]
+
+    def _advance(self, state: _State, z: torch.Tensor) -> _State:
+        """``state`` after ``z``, ``(1, n, features)`` inputs of the GRU."""
+        if z.shape[1] == 0:
+            return state
+        sources = self._sources()
+        hidden = list(state.hidden or [None] * len(sources))
+        pooled = list(state.pooled or [None] * len(sources))
+        outputs: list[torch.Tensor] = []
+        for i, (gru, reads) in enumerate(sources):
+            inputs = z if reads < 0 else outputs[reads]
+            output, hidden[i] = gru(inputs, hidden[i])
+            outputs.append(output)
+        summarised = range(1, len(sources)) if self._module.task_layers else None
+        for i in summarised or range(len(sources)):
+            pooled[i] = self._pool(pooled[i], outputs[i][0], i)
+        return _State(state.n_steps + z.shape[1], hidden, pooled)
+
+    def _pool(self, pooled: _Pooled | None, output: torch.Tensor, i: int) -> _Pooled:
+        """The running summaries of source ``i`` after its new outputs."""
+        out64 = output.double()
+        total = out64.sum(0)
+        maximum = output.amax(0)
+        if pooled is not None:
+            total = total + pooled.total
+            maximum = torch.maximum(maximum, pooled.maximum)
+        new = _Pooled(total, maximum, output[-1])
+        if self._module.summary == "attention":
+            scorers = self._module.scorers
+            tasks = [i - 1] if self._module.task_layers else range(len(scorers))
+            for j, k in enumerate(tasks):
+                scores = scorers[k](output)[:, 0].double()
+                top = scores.max()
+                weight = torch.exp(scores - top)
+                weighted = (weight[:, None] * out64).sum(0)
+                weight_sum = weight.sum()
+                if pooled is not None:
+                    old_top = pooled.top[j]
+                    top = torch.maximum(top, old_top)
+                    weighted = weighted * torch.exp(
+                        scores.max() - top
+                    ) + pooled.weighted[j] * torch.exp(old_top - top)
+                    weight_sum = weight_sum * torch.exp(
+                        scores.max() - top
+                    ) + pooled.weight[j] * torch.exp(old_top - top)
+                new.top.append(top)
+                new.weight.append(weight_sum)
+                new.weighted.append(weighted)
+        return new
+
+    def _summary(self, pooled: _Pooled, n_steps: int, j: int) -> torch.Tensor:
+        summary = self._module.summary
+        if summary == "last":
+            return pooled.last
+        if summary == "attention":
+            return (pooled.weighted[j] / pooled.weight[j]).float()
+        mean = (pooled.total / n_steps).float()
+        if summary == "mean":
+            return mean
+        if summary == "max":
+            return pooled.maximum
+        return torch.cat([mean, pooled.maximum])
+
+    def _heads(self, state: _State, statistics: torch.Tensor) -> tuple[Any, ...]:
+        module = self._module
+        n_tasks = len(module.heads)
+        pooled = [p for p in state.pooled if p is not None]
+        if module.sharing == "mmoe":
+            experts = torch.stack([self._summary(p, state.n_steps, 0) for p in pooled])
+            gates = [torch.softmax(g(statistics[None]), dim=1)[0] for g in module.gates]
+            summaries = [(weights[:, None] * experts).sum(0) for weights in gates]
+        elif module.task_layers:
+            summaries = [
+                self._summary(pooled[k], state.n_steps, 0) for k in range(n_tasks)
+            ]
+        else:
+            summaries = [
+                self._summary(pooled[0], state.n_steps, k) for k in range(n_tasks)
+            ]
+        if module.input_statistics:
+            summaries = [torch.cat([s, statistics]) for s in summaries]
+        return tuple(head(s[None]) for head, s in zip(module.heads, summaries))
+
+
+@dataclass
+class _Computed:
+    """Logits already computed, handed to an estimator's ``predict``: its
+    ``_logits`` returns them as they are."""
+
+    logits: tuple[torch.Tensor, ...]
+    lengths: np.ndarray
+
+
+def _merge_statistics(
+    previous: tuple[Any, ...] | None, x: torch.Tensor
+) -> tuple[Any, ...]:
+    """Count, mean, sum of squared deviations, minimum and maximum of every
+    feature, merged with ``previous`` (Chan et al.'s update)."""
+    n = x.shape[0]
+    mean = x.mean(0)
+    squares = ((x - mean) ** 2).sum(0)
+    low, high = x.amin(0), x.amax(0)
+    if previous is None:
+        return n, mean, squares, low, high
+    m, old_mean, old_squares, old_low, old_high = previous
+    delta = mean - old_mean
+    total = m + n
+    return (
+        total,
+        old_mean + delta * n / total,
+        old_squares + squares + delta**2 * m * n / total,
+        torch.minimum(old_low, low),
+        torch.maximum(old_high, high),
+    )
+
+
+def _statistics_tensor(merged: tuple[Any, ...]) -> torch.Tensor:
+    """:func:`~sk_mtgru._frontend.input_statistics` of the steps merged so far."""
+    n, mean, squares, low, high = merged
+    std = (squares / n).clamp_min(0).sqrt()
+    length = torch.tensor([math.log(n)], dtype=torch.float64)
+    return torch.cat([mean, std, low, high, length]).float()

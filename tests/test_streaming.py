@@ -1,0 +1,171 @@
+"""Streaming prediction: any chunking of a sequence predicts as offline predict."""
+
+import functools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.pipeline import make_pipeline
+
+import sk_mtgru
+from sk_mtgru import StreamingPredictor
+
+N_FEATURES = 3
+
+# Causal classifiers: every summary, the front end (strided or not), private task
+# layers, stacked layers, the mixture of experts; one behind a scaler pipeline.
+CONFIGS = {
+    "defaults, scaled": dict(),
+    "last, 2 layers, no front end": dict(summary="last", num_layers=2, conv_layers=0),
+    "attention": dict(summary="attention"),
+    "attention, task layers": dict(summary="attention", task_layers=1, conv_layers=0),
+    "mean, experts": dict(summary="mean", sharing="mmoe"),
+    "max, 3 convolutions of stride 3": dict(
+        summary="max", conv_layers=3, conv_kernel_size=3, conv_stride=3
+    ),
+    "last, 2 task layers, stride 1": dict(summary="last", task_layers=2, conv_stride=1),
+}
+
+
+def _recordings(seed=0, n=30):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(3, 20, size=n)
+    return [rng.normal(2, 3, size=(k, N_FEATURES)).astype(np.float32) for k in lengths]
+
+
+@functools.cache
+def _classifier(name):
+    X = _recordings()
+    Y = np.column_stack([np.arange(30) % 2, np.arange(30) % 3])
+    clf = sk_mtgru.MultiTaskGRUClassifier(
+        hidden_size=5, conv_channels=4, max_iter=2, random_state=0, **CONFIGS[name]
+    )
+    if name.endswith("scaled"):
+        return make_pipeline(sk_mtgru.SequenceScaler(), clf).fit(X, Y)
+    return clf.fit(X, Y)
+
+
+@functools.cache
+def _tagger():
+    X = _recordings()
+    rng = np.random.default_rng(1)
+    Y = [np.column_stack([np.arange(len(x)) % 3, rng.normal(size=len(x))]) for x in X]
+    tagger = sk_mtgru.MultiTaskGRUTagger(
+        hidden_size=5,
+        num_layers=2,
+        supervision_layers=[0, -1],
+        bidirectional=False,
+        max_iter=2,
+        random_state=0,
+    )
+    return make_pipeline(sk_mtgru.SequenceScaler(), tagger).fit(X, Y)
+
+
+@st.composite
+def sequence_and_chunks(draw):
+    """A sequence of 1 to 24 steps and a way of cutting it (empty chunks too)."""
+    n = draw(st.integers(1, 24))
+    seed = draw(st.integers(0, 2**16))
+    x = np.random.default_rng(seed).normal(2, 3, size=(n, N_FEATURES))
+    cuts = sorted(draw(st.lists(st.integers(0, n), max_size=6)))
+    bounds = [0, *cuts, n]
+    return x.astype(np.float32), list(zip(bounds[:-1], bounds[1:]))
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+@settings(max_examples=15, deadline=None)
+@given(case=sequence_and_chunks())
+def test_every_chunking_predicts_as_offline_predict_on_the_steps_so_far(name, case):
+    model = _classifier(name)
+    x, chunks = case
+    stream = StreamingPredictor(model)
+    for start, end in chunks:
+        if end == 0:  # nothing has arrived yet
+            continue
+        labels = stream.update(x[start:end])
+        prefix = [x[:end]]
+        np.testing.assert_array_equal(labels, model.predict(prefix))
+        for got, expected in zip(stream.predict_proba(), model.predict_proba(prefix)):
+            np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+    assert stream.n_steps_seen_ == len(x)
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=sequence_and_chunks())
+def test_a_causal_tagger_streams_each_step_as_offline(case):
+    tagger = _tagger()
+    x, chunks = case
+    stream = StreamingPredictor(tagger)
+    predicted = [stream.update(x[start:end]) for start, end in chunks]
+    offline = tagger.predict([x])[0]
+    np.testing.assert_array_equal(
+        np.concatenate(predicted)[:, 0],
+        offline[:, 0],  # the classification task
+    )
+    np.testing.assert_allclose(
+        np.concatenate(predicted)[:, 1].astype(float),
+        offline[:, 1].astype(float),
+        atol=1e-5,
+    )
+    # the last chunk's probabilities, by task name
+    last_start, last_end = chunks[-1]
+    np.testing.assert_allclose(
+        stream.predict_proba()["task_0"],
+        tagger.predict_proba([x])["task_0"][0][last_start:last_end],
+        atol=1e-5,
+    )
+
+
+def test_regressor_and_mixed_estimator_stream_their_values():
+    X = _recordings()
+    rng = np.random.default_rng(2)
+    y = rng.normal(40, 10, size=30)
+    regressor = sk_mtgru.MultiTaskGRURegressor(
+        hidden_size=5, conv_channels=4, max_iter=2, random_state=0
+    ).fit(X, y)
+    mixed = sk_mtgru.MultiTaskGRUEstimator(
+        hidden_size=5, conv_channels=4, max_iter=2, random_state=0
+    ).fit(X, np.column_stack([np.arange(30) % 2, y]))
+    x = X[0]
+    for model in (regressor, mixed):
+        stream = StreamingPredictor(model)
+        stream.update(x[:2])
+        got = stream.update(x[2:])
+        np.testing.assert_allclose(
+            np.asarray(got, dtype=float), np.asarray(model.predict([x]), dtype=float)
+        )
+
+
+def test_a_chunk_is_read_not_modified():
+    model = _classifier("defaults, scaled")
+    chunk = np.random.default_rng(0).normal(size=(5, N_FEATURES))
+    before = chunk.copy()
+    StreamingPredictor(model).update(chunk)
+    np.testing.assert_array_equal(chunk, before)
+
+
+def test_models_that_look_ahead_are_refused_and_bad_chunks_explained():
+    X = _recordings()
+    Y = np.arange(30) % 2
+    both_ways = sk_mtgru.MultiTaskGRUClassifier(
+        hidden_size=3, bidirectional=True, conv_layers=0, max_iter=1
+    ).fit(X, Y)
+    with pytest.raises(ValueError, match="bidirectional=False"):
+        StreamingPredictor(both_ways)
+    cropped = sk_mtgru.MultiTaskGRUClassifier(
+        hidden_size=3, crop_length=4, conv_layers=0, max_iter=1
+    ).fit(X, Y)
+    with pytest.raises(ValueError, match="crop_length=None"):
+        StreamingPredictor(cropped)
+    stream = StreamingPredictor(_classifier("attention"))
+    with pytest.raises(ValueError, match="No steps have arrived"):
+        stream.predict()
+    with pytest.raises(ValueError, match=r"shape \(n_steps, 3\).*got shape \(4, 2\)"):
+        stream.update(np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="NaN"):
+        stream.update(np.full((2, 3), np.nan))
+    with pytest.raises(TypeError, match="real numbers"):
+        stream.update(np.array([["a", "b", "c"]]))
+    stream.update(np.zeros((2, 3)))
+    assert stream.reset().n_steps_seen_ == 0
