@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
 
+from ._accelerate import AcceleratedMultiTaskNet, AverageAcrossProcesses, quiet
 from ._data import BatchIterator, SequenceDataset, pad_sequences
 from ._gru import GRU_KERNELS
 from ._module import SHARINGS, SUMMARIES, MultiTaskGRU
@@ -42,6 +43,7 @@ from ._streaming import _Computed
 from ._targets import Targets
 from ._training import SCHEDULES, PerTaskBest, training_callbacks
 from ._validation import (
+    HasMethods,
     Integral,
     Interval,
     Real,
@@ -181,6 +183,7 @@ _BASE_CONSTRAINTS: dict = {
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0, None, closed="left")],
     "device": [str, torch.device],
+    "accelerator": [None, HasMethods(["prepare", "backward", "autocast"])],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
     "warm_start": ["boolean"],
@@ -315,7 +318,11 @@ class BaseMultiTaskGRU(BaseEstimator):
         weights = check_sample_weight(sample_weight, len(X_checked))
         task_names = targets.names or [f"task_{k}" for k in range(targets.n_tasks)]
         task_weights = check_task_weights(self.task_weights, task_names)
-        device = self._resolve_device()
+        if self.accelerator is not None:
+            self._check_accelerated(incremental, continuing)
+            device = torch.device(self.accelerator.device)
+        else:
+            device = self._resolve_device()
         known = None
         if continuing:
             how = "partial_fit" if incremental else "warm_start=True"
@@ -416,7 +423,33 @@ class BaseMultiTaskGRU(BaseEstimator):
             else:
                 if not incremental:
                     self._warn_if_not_converged(net, epochs_before)
+            finally:
+                if isinstance(net, AcceleratedMultiTaskNet):
+                    net.unwrap()  # after every callback's on_train_end
         return net, epochs_before
+
+    def _check_accelerated(self, incremental: bool, continuing: bool) -> None:
+        """Raise for what does not combine with ``accelerator``."""
+        if incremental or continuing:
+            raise ValueError(
+                "partial_fit and warm_start=True do not combine with accelerator: "
+                "each fit prepares a new network for the processes. Fit once with "
+                "max_iter epochs instead."
+            )
+        balancing = resolve_balancing(self.loss_balancing)
+        if balancing.uses_gradients or self.task_affinity_interval is not None:
+            raise ValueError(
+                "With accelerator, the processes synchronise the gradients of the "
+                "whole loss only: gradient-based loss_balancing (gradnorm, pcgrad) "
+                "and task affinity, which take each task's gradient apart, are not "
+                "available. Set task_affinity_interval=None and use a static or "
+                "loss-based balancing."
+            )
+        if self.early_stopping == "per_task":
+            raise ValueError(
+                "early_stopping='per_task' does not combine with accelerator; use "
+                "early_stopping=True."
+            )
 
     def _warn_if_not_converged(self, net: MultiTaskNet, epochs_before: int) -> None:
         """A ConvergenceWarning when ``max_iter`` epochs ran and the monitored loss
@@ -519,6 +552,10 @@ class BaseMultiTaskGRU(BaseEstimator):
             if validation:
                 n_train -= math.ceil(self.validation_fraction * n_samples)
             steps_per_epoch = math.ceil(max(n_train, 1) / self.batch_size)
+            if self.accelerator is not None:  # each process steps on its share
+                steps_per_epoch = math.ceil(
+                    steps_per_epoch / self.accelerator.num_processes
+                )
         callbacks += training_callbacks(
             schedule=self.learning_rate,
             steps_per_epoch=steps_per_epoch,
@@ -555,7 +592,23 @@ class BaseMultiTaskGRU(BaseEstimator):
         if _has_fused_step(_SOLVERS[self.solver], torch.device(device).type):
             optimizer_params["optimizer__fused"] = True
         module, module_params = self._module(n_features, n_outputs, task_names)
-        return MultiTaskNet(
+        net_class: type[MultiTaskNet] = MultiTaskNet
+        accelerated: dict[str, Any] = {}
+        if self.accelerator is not None:
+            net_class = AcceleratedMultiTaskNet
+            accelerated = {
+                "accelerator": self.accelerator,
+                "unwrap_after_train": False,
+                # the first process prints the epochs' table, and only if verbose
+                "callbacks__print_log__sink": self.accelerator.print
+                if self.verbose
+                else quiet,
+            }
+            # the stopping rules read the processes' mean objective
+            callbacks.insert(
+                1, ("across_processes", AverageAcrossProcesses(self.accelerator))
+            )
+        return net_class(
             module=module,
             **{f"module__{key}": value for key, value in module_params.items()},
             criterion=torch.nn.CrossEntropyLoss,
@@ -580,6 +633,7 @@ class BaseMultiTaskGRU(BaseEstimator):
             affinity_interval=self.task_affinity_interval,
             **targets,
             **optimizer_params,
+            **accelerated,
         )
 
     def _check_continuation(

@@ -274,16 +274,20 @@ class BatchIterator:
         return math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[Batch]:
+        for batch in self.batch_indices():
+            yield self.dataset.batch(batch, self.crop_length)
+
+    def batch_indices(self) -> list[torch.Tensor]:
+        """The epoch's batches, as indices into the dataset (a new shuffle at
+        each call when shuffling)."""
         index = (
             torch.arange(len(self.dataset)) if self.indices is None else self.indices
         )
         if self.shuffle:
             index = index[torch.randperm(len(index))]
-        batches = list(index.split(self.batch_size))
         if self.shuffle and self.bucketing:
-            batches = self._buckets(index)
-        for batch in batches:
-            yield self.dataset.batch(batch, self.crop_length)
+            return self._buckets(index)
+        return list(index.split(self.batch_size))
 
     def _buckets(self, index: torch.Tensor) -> list[torch.Tensor]:
         """The shuffled ``index`` in batches of similar lengths, in random order."""

@@ -206,6 +206,17 @@ class MultiTaskGRUClassifier(
         Where to train: 'cpu', 'cuda' (or 'cuda:N'), a ``torch.device``, or 'auto'
         (CUDA when available).
         A model trained on a GPU predicts on a CPU-only machine after loading.
+    accelerator : accelerate.Accelerator or None, default=None
+        Train data-parallel through Hugging Face Accelerate: run the script with
+        ``accelerate launch`` (or ``torchrun``) and give each process an
+        ``Accelerator``; each trains on its share of every epoch's batches and the
+        gradients are averaged, so every process ends with the same model. Mixed
+        precision on GPUs comes from the accelerator (``mixed_precision='bf16'``).
+        The accelerator places the model: ``device`` is not read. Not with
+        ``partial_fit`` or ``warm_start``, nor with gradient-based
+        ``loss_balancing`` or task affinity (set ``task_affinity_interval=None``),
+        which take each task's gradient apart. The accelerator is not saved in a
+        safe file.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights' initialisation, shuffling, dropout and the validation
         split. With an int, two fits on a CPU give identical models. torch's global
@@ -320,6 +331,7 @@ class MultiTaskGRUClassifier(
         n_iter_no_change: int = 10,
         tol: float = 1e-4,
         device: str = "cpu",
+        accelerator: Any = None,
         random_state: Any = None,
         verbose: int = 0,
         warm_start: bool = False,
@@ -359,6 +371,7 @@ class MultiTaskGRUClassifier(
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.device = device
+        self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start

@@ -399,6 +399,7 @@ net_
         n_iter_no_change: int = 10,
         tol: float = 1e-4,
         device: str = "cpu",
+        accelerator: Any = None,
         random_state: Any = None,
         verbose: int = 0,
         warm_start: bool = False,
@@ -440,6 +441,7 @@ net_
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.device = device
+        self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start

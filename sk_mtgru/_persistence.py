@@ -348,6 +348,14 @@ def _plain_params(estimator: Any) -> dict[str, Any]:
             stacklevel=4,
         )
         params["random_state"] = None
+    if params.get("accelerator") is not None:
+        warnings.warn(
+            "The accelerator is not saved: it belongs to the processes that "
+            "trained; the file records accelerator=None.",
+            UserWarning,
+            stacklevel=4,
+        )
+        params["accelerator"] = None
     if isinstance(params["task_weights"], np.ndarray):
         params["task_weights"] = params["task_weights"].tolist()
     if isinstance(params["device"], torch.device):

@@ -151,7 +151,7 @@ class_weight, solver, learning_rate_init, learning_rate, max_grad_norm, momentum
 alpha, batch_size, \
 length_bucketing, gru_kernel, \
 early_stopping, scoring, validation_fraction, n_iter_no_change, tol, device, \
-random_state, verbose, warm_start
+accelerator, random_state, verbose, warm_start
         As for :class:`MultiTaskGRUClassifier`, with the same defaults
         (``task_weights=None``, ``loss_balancing=None``,
         ``task_affinity_interval=10``, ``missing_label=None``,
@@ -160,7 +160,8 @@ random_state, verbose, warm_start
         ``alpha=1e-2``, ``batch_size=32``, ``length_bucketing=True``,
         ``gru_kernel='auto'``, ``early_stopping=False``, ``scoring=None``,
         ``validation_fraction=0.1``, ``n_iter_no_change=10``, ``tol=1e-4``,
-        ``device='cpu'``, ``random_state=None``, ``verbose=0``,
+        ``device='cpu'``, ``accelerator=None``, ``random_state=None``,
+        ``verbose=0``,
         ``warm_start=False``) and steps in place of sequences: a missing label
         leaves that step out of that task's loss and accuracy,
         ``class_weight='balanced'`` counts steps, and the history's accuracies are
@@ -265,6 +266,7 @@ random_state, verbose, warm_start
         n_iter_no_change: int = 10,
         tol: float = 1e-4,
         device: str = "cpu",
+        accelerator: Any = None,
         random_state: Any = None,
         verbose: int = 0,
         warm_start: bool = False,
@@ -297,6 +299,7 @@ random_state, verbose, warm_start
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.device = device
+        self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start

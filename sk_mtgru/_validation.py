@@ -25,12 +25,14 @@ from sklearn.utils import check_array
 # scikit-learn's parameter-validation helpers are private API: this module is the only
 # place in the package that imports them, so that a change upstream is mended once.
 from sklearn.utils._param_validation import (  # noqa: F401  (re-exported)
+    HasMethods,
     Interval,
     StrOptions,
     validate_parameter_constraints,
 )
 
 __all__ = [
+    "HasMethods",
     "Interval",
     "Real",
     "Integral",

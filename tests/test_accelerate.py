@@ -1,0 +1,154 @@
+"""Data-parallel training through Hugging Face Accelerate: two CPU processes over
+gloo end with the same model, which predicts like a fit in one process."""
+
+import os
+import pickle
+import socket
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from sklearn.base import clone
+
+import sk_mtgru
+
+accelerate = pytest.importorskip("accelerate")
+pytestmark = pytest.mark.skipif(
+    not dist.is_available() or not dist.is_gloo_available(),
+    reason="torch.distributed with gloo is not available",
+)
+
+PARAMS = dict(
+    hidden_size=8,
+    conv_channels=8,
+    max_iter=40,
+    task_affinity_interval=None,
+    random_state=0,
+)
+
+
+def _recordings():
+    """Two learnable tasks: the sign of one channel's mean, the loudest channel."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(96, 12, 3)).astype(np.float32)
+    means = X.mean(axis=1)
+    Y = np.column_stack([(means[:, 0] > 0).astype(int), means.argmax(axis=1)])
+    return X, Y
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _fit_in_process(rank, port, out, early_stopping):
+    # What `accelerate launch` / torchrun set for each process.
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE="2",
+        LOCAL_WORLD_SIZE="2",
+    )
+    torch.set_num_threads(1)
+    accelerator = accelerate.Accelerator(cpu=True)
+    assert accelerator.num_processes == 2
+    X, Y = _recordings()
+    clf = sk_mtgru.MultiTaskGRUClassifier(
+        batch_size=8, accelerator=accelerator, early_stopping=early_stopping, **PARAMS
+    ).fit(X, Y)
+    torch.save(clf.net_.module_.state_dict(), out / f"weights{rank}.pt")
+    np.save(out / f"proba{rank}.npy", np.concatenate(clf.predict_proba(X), axis=1))
+    np.save(out / f"epochs{rank}.npy", clf.history_[:, "train_objective"])
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_two_gloo_processes_end_with_one_model_like_a_single_process_fit(
+    tmp_path, early_stopping
+):
+    mp.spawn(
+        _fit_in_process,
+        args=(_free_port(), tmp_path, early_stopping),
+        nprocs=2,
+        join=True,
+    )
+    weights = [torch.load(tmp_path / f"weights{r}.pt") for r in range(2)]
+    assert weights[0].keys() == weights[1].keys()
+    for key in weights[0]:  # identical, not merely close
+        assert torch.equal(weights[0][key], weights[1][key]), key
+    # both processes stopped at the same epoch, on the same averaged objective
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "epochs0.npy"), np.load(tmp_path / "epochs1.npy")
+    )
+    # Two processes of batch 8 step on batches of 16 in all: so does the
+    # single-process fit; the batches differ, the converged models agree within
+    # tolerance.
+    X, Y = _recordings()
+    single = sk_mtgru.MultiTaskGRUClassifier(
+        batch_size=16, early_stopping=early_stopping, **PARAMS
+    ).fit(X, Y)
+    distributed = np.load(tmp_path / "proba0.npy")
+    proba = np.concatenate(single.predict_proba(X), axis=1)
+    labels = [distributed[:, :2].argmax(1), distributed[:, 2:].argmax(1)]
+    for k, expected in enumerate((proba[:, :2].argmax(1), proba[:, 2:].argmax(1))):
+        assert np.mean(labels[k] == expected) >= 0.9
+        assert np.mean(labels[k] == Y[:, k]) >= np.mean(expected == Y[:, k]) - 0.1
+    assert np.abs(distributed - proba).mean() < 0.06
+
+
+def test_one_process_with_an_accelerator_fits_as_without(tmp_path):
+    X, Y = _recordings()
+    accelerator = accelerate.Accelerator(cpu=True)
+    with_it = sk_mtgru.MultiTaskGRUClassifier(accelerator=accelerator, **PARAMS)
+    without = sk_mtgru.MultiTaskGRUClassifier(**PARAMS)
+    with_it.fit(X, Y)
+    for a, b in zip(with_it.predict_proba(X), without.fit(X, Y).predict_proba(X)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert type(with_it.net_.module_).__name__ == "MultiTaskGRU"  # unwrapped
+    # the fitted estimator clones, pickles, and saves without its accelerator
+    assert clone(with_it).accelerator is accelerator
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(with_it)).predict(X), with_it.predict(X)
+    )
+    with pytest.warns(UserWarning, match="accelerator is not saved"):
+        with_it.save(tmp_path / "m.safetensors")
+    assert sk_mtgru.load(tmp_path / "m.safetensors").accelerator is None
+
+
+def test_what_does_not_combine_with_an_accelerator_says_so():
+    X, Y = _recordings()
+    accelerator = accelerate.Accelerator(cpu=True)
+    clf = sk_mtgru.MultiTaskGRUClassifier(accelerator=accelerator, max_iter=1)
+    with pytest.raises(ValueError, match="task_affinity_interval=None"):
+        clf.fit(X, Y)  # the default measures task affinity
+    clf.set_params(task_affinity_interval=None, loss_balancing="gradnorm")
+    with pytest.raises(ValueError, match="gradient-based loss_balancing"):
+        clf.fit(X, Y)
+    clf.set_params(loss_balancing=None)
+    with pytest.raises(ValueError, match="partial_fit and warm_start"):
+        clf.partial_fit(X, Y)
+    with pytest.raises(ValueError, match="per_task"):
+        clf.set_params(early_stopping="per_task").fit(X, Y)
+    with pytest.raises(ValueError, match="accelerator"):
+        sk_mtgru.MultiTaskGRUClassifier(accelerator="cuda").fit(X, Y)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_mixed_precision_on_a_gpu_trains_and_predicts_on_the_cpu_after_saving(
+    tmp_path,
+):
+    X, Y = _recordings()
+    accelerator = accelerate.Accelerator(mixed_precision="bf16")
+    clf = sk_mtgru.MultiTaskGRUClassifier(accelerator=accelerator, **PARAMS).fit(X, Y)
+    assert next(clf.net_.module_.parameters()).device.type == "cuda"
+    assert np.isfinite(np.concatenate(clf.predict_proba(X), axis=1)).all()
+    with pytest.warns(UserWarning, match="accelerator is not saved"):
+        clf.save(tmp_path / "m.safetensors")
+    loaded = sk_mtgru.load(tmp_path / "m.safetensors")
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
