@@ -19,6 +19,7 @@ from safetensors.torch import save_file  # noqa: E402
 import sk_mtgru  # noqa: E402
 from sk_mtgru import SequenceScaler  # noqa: E402
 from sk_mtgru._persistence import FORMAT_VERSION  # noqa: E402
+from sk_mtgru.datasets import make_multitask_sequences  # noqa: E402
 
 from .conftest import small_classifier  # noqa: E402
 
@@ -437,3 +438,39 @@ def test_a_format_2_classifier_file_still_loads(saved, tmp_path):
     np.testing.assert_array_equal(
         sk_mtgru.load(tmp_path / "v2.safetensors").predict(X), clf.predict(X)
     )
+
+
+# --------------------------------------------- the tagger's and mixed tasks' files
+@pytest.fixture
+def saved_tagger(tmp_path):
+    X, Y = make_multitask_sequences(
+        20, n_tasks=2, length=(5, 9), per_step=True, random_state=0
+    )
+    rng = np.random.default_rng(0)
+    Y = [np.column_stack([y[:, 0], rng.normal(size=len(y))]) for y in Y]
+    tagger = sk_mtgru.MultiTaskGRUTagger(
+        hidden_size=4, num_layers=2, supervision_layers=[0, 1], max_iter=1
+    ).fit(X, Y)
+    path = tmp_path / "tagger.safetensors"
+    tagger.save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "corrupt, match",
+    [
+        (lambda d: d["module"].update(layers=[0, 5]), "give each head a layer"),
+        (lambda d: d["params"].update(supervision_layers=[1, 1]), "params disagree"),
+        (lambda d: d["fitted"]["tasks"][1].update(kind="ranking"), "'regression'"),
+        (lambda d: d["fitted"]["tasks"][1].update(scale=0.0), "positive scale"),
+        (lambda d: d["fitted"]["tasks"][0].update(kind="regression"), "head of sev"),
+        (lambda d: d["fitted"]["tasks"].pop(), "numbers of tasks and heads"),
+        (lambda d: d["fitted"].update(y_frame="yes"), "y_frame must be of type"),
+    ],
+)
+def test_a_crafted_tagger_file_is_a_clear_error(saved_tagger, tmp_path, corrupt, match):
+    document, tensors = _read(saved_tagger)
+    corrupt(document)
+    _write(tmp_path / "bad.safetensors", document, tensors)
+    with pytest.raises(ValueError, match=match):
+        sk_mtgru.load(tmp_path / "bad.safetensors")
