@@ -6,7 +6,9 @@ computes the weight gradients step by step. :class:`GRULayerFunction` is one GRU
 layer with a hand-written backward pass through time: per step it does one
 elementwise product, one ``addcmul`` and one ``(batch, 3 hidden) @ (3 hidden,
 hidden)`` product, and it computes the weight and input gradients of all steps at
-once, in large matrix products after the loop. At the sizes these models use, a
+once, in large matrix products after the loop. The two time loops run compiled in
+C where the machine has a C compiler (:mod:`sk_mtgru._native`): there each step is
+one matrix product and one fused pass over the gates. At the sizes these models use, a
 batch's forward and backward passes take about two thirds of ``nn.GRU``'s time on
 the CPU (``benchmarks/speed.py``); on a GPU, cuDNN's fused kernel is faster, so
 ``kernel='auto'`` keeps it there.
@@ -20,11 +22,15 @@ direction reads each sequence reversed in place (padding left at the end).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from ._native import native_loops
 
 __all__ = [
     "GRU_KERNELS",
@@ -73,6 +79,20 @@ class GRULayerFunction(torch.autograd.Function):
         states[0, :, :hidden] = 0
         states[:, :, hidden] = 1
         n = x.new_empty(length, batch, hidden)
+        native = _native(x)
+        if native is not None:  # the same loop, in C (see sk_mtgru._native)
+            native.sk_mtgru_gru_forward(
+                length,
+                batch,
+                hidden,
+                gates.data_ptr(),
+                gi_n.data_ptr(),
+                states.data_ptr(),
+                n.data_ptr(),
+                weight_hh.detach().contiguous().data_ptr(),
+            )
+            ctx.save_for_backward(x, weight_ih, weight_hh, states, gates, n)
+            return states[1:, :, :hidden]
         # Views of every step made once: indexing inside the loop costs as much as
         # the small operations themselves.
         gates_t = gates.unbind(0)
@@ -97,39 +117,11 @@ class GRULayerFunction(torch.autograd.Function):
     def backward(ctx, grad_output):
         x, weight_ih, weight_hh, states, gates, n = ctx.saved_tensors
         length, batch, hidden = n.shape
-        r, z = gates[..., :hidden], gates[..., hidden : 2 * hidden]
-        # Every pre-activation's gradient is dL/dh_t times a factor known from the
-        # forward pass; the factors of all steps are computed at once, in place
-        # (each pass over these arrays costs memory bandwidth). With a the pre-tanh
-        # of n and g = W_hn h + b_hn, the slots are, in order: dL/da, dL/d pre_r,
-        # dL/d pre_z, dL/dg -- so slots 0-2 are the gradient of the input's part
-        # (gates a, r, z) and slots 1-3 that of the state's (gates r, z, n).
-        factors = x.new_empty(length, batch, 4, hidden)
-        d_a, d_r, d_z, d_g = factors.unbind(2)
-        keep = torch.rsub(z, 1)
-        torch.mul(keep, n, out=d_a)
-        torch.addcmul(keep, d_a, n, value=-1, out=d_a)  # (1 - z)(1 - n^2)
-        torch.mul(d_a, r, out=d_g)
-        torch.mul(d_g, gates[..., 2 * hidden :], out=d_r)
-        d_r.addcmul_(d_r, r, value=-1)  # (1 - z)(1 - n^2) g r (1 - r)
-        torch.sub(states[1:, :, :hidden], n, out=d_z)
-        d_z.mul_(keep)  # (h_t - n) (1 - z) = (h_{t-1} - n) z (1 - z)
-        grad_h = x.new_empty(length, batch, hidden)  # dL/dh_t, all paths
-        grads = x.new_empty(length, batch, 4, hidden)
-        grad_h[-1] = grad_output[-1]
-        grad_h_t = grad_h.unbind(0)
-        grad_h_rows = grad_h.unsqueeze(2).unbind(0)  # (batch, 1, hidden) views
-        grads_t = grads.unbind(0)
-        grad_state_t = grads[:, :, 1:].view(length, batch, 3 * hidden).unbind(0)
-        factors_t = factors.unbind(0)
-        z_t = z.unbind(0)
-        grad_output_t = grad_output.unbind(0)
-        for t in range(length - 1, 0, -1):
-            torch.mul(grad_h_rows[t], factors_t[t], out=grads_t[t])
-            torch.addcmul(
-                grad_output_t[t - 1], grad_h_t[t], z_t[t], out=grad_h_t[t - 1]
-            ).addmm_(grad_state_t[t], weight_hh)
-        torch.mul(grad_h_rows[0], factors_t[0], out=grads_t[0])
+        native = _native(x)
+        if native is not None:
+            grads = _native_backward(native, grad_output, weight_hh, states, gates, n)
+        else:
+            grads = _python_backward(grad_output, weight_hh, states, gates, n)
         # The weight gradients of all steps in single products; the state's
         # column of ones makes the last column of the first the bias gradient.
         grads = grads.view(length * batch, 4 * hidden)
@@ -137,13 +129,102 @@ class GRULayerFunction(torch.autograd.Function):
         grad_input = grads[:, : 3 * hidden]  # gates a, r, z
         grad_hh = grad_state.t() @ states[:-1].reshape(length * batch, hidden + 1)
         flat_x = x.reshape(length * batch, -1)
-        grad_ih = (grad_input.t() @ flat_x).roll(-hidden, 0)  # to r, z, n
+        # With few input features, these products are several times faster with
+        # the long dimension inside (MKL, one thread; benchmarks/speed.py): (x^T
+        # g)^T rather than g^T x -- as fast with many features -- and (W^T g^T)^T
+        # rather than g W, slower with many.
+        grad_ih = (flat_x.t() @ grad_input).t().roll(-hidden, 0)  # to r, z, n
         grad_bias_ih = torch.cat((grad_hh[: 2 * hidden, -1], grads[:, :hidden].sum(0)))
         grad_x = None
         if ctx.needs_input_grad[0]:
             weight = weight_ih.roll(hidden, 0)  # a (n), r, z
-            grad_x = (grad_input @ weight).view(x.shape)
+            if x.shape[2] < 32:
+                grad_x = (weight.t() @ grad_input.t()).t().reshape(x.shape)
+            else:
+                grad_x = (grad_input @ weight).view(x.shape)
         return grad_x, grad_ih, grad_hh[:, :hidden], grad_bias_ih, grad_hh[:, -1]
+
+
+def _native(x: torch.Tensor) -> Any:
+    """The compiled loops, for float32 on the CPU where they could be built."""
+    if x.device.type != "cpu" or x.dtype != torch.float32:
+        return None
+    return native_loops()
+
+
+def _native_backward(
+    native: Any,
+    grad_output: torch.Tensor,
+    weight_hh: torch.Tensor,
+    states: torch.Tensor,
+    gates: torch.Tensor,
+    n: torch.Tensor,
+) -> torch.Tensor:
+    """:func:`_python_backward`'s gradients, from the C loop."""
+    length, batch, hidden = n.shape
+    grad_output = grad_output.contiguous()
+    grad_h = n.new_empty(length, batch, hidden)
+    grad_h[-1] = grad_output[-1]
+    grads = n.new_empty(length, batch, 4, hidden)
+    native.sk_mtgru_gru_backward(
+        length,
+        batch,
+        hidden,
+        grads.data_ptr(),
+        grad_h.data_ptr(),
+        grad_output.data_ptr(),
+        gates.data_ptr(),
+        states.data_ptr(),
+        n.data_ptr(),
+        weight_hh.detach().contiguous().data_ptr(),
+    )
+    return grads
+
+
+def _python_backward(
+    grad_output: torch.Tensor,
+    weight_hh: torch.Tensor,
+    states: torch.Tensor,
+    gates: torch.Tensor,
+    n: torch.Tensor,
+) -> torch.Tensor:
+    """The gradients of every step's pre-activations, ``(length, batch, 4,
+    hidden)``: slots dL/da, dL/d pre_r, dL/d pre_z, dL/dg (see below)."""
+    length, batch, hidden = n.shape
+    r, z = gates[..., :hidden], gates[..., hidden : 2 * hidden]
+    # Every pre-activation's gradient is dL/dh_t times a factor known from the
+    # forward pass; the factors of all steps are computed at once, in place
+    # (each pass over these arrays costs memory bandwidth). With a the pre-tanh
+    # of n and g = W_hn h + b_hn, the slots are, in order: dL/da, dL/d pre_r,
+    # dL/d pre_z, dL/dg -- so slots 0-2 are the gradient of the input's part
+    # (gates a, r, z) and slots 1-3 that of the state's (gates r, z, n).
+    factors = n.new_empty(length, batch, 4, hidden)
+    d_a, d_r, d_z, d_g = factors.unbind(2)
+    keep = torch.rsub(z, 1)
+    torch.mul(keep, n, out=d_a)
+    torch.addcmul(keep, d_a, n, value=-1, out=d_a)  # (1 - z)(1 - n^2)
+    torch.mul(d_a, r, out=d_g)
+    torch.mul(d_g, gates[..., 2 * hidden :], out=d_r)
+    d_r.addcmul_(d_r, r, value=-1)  # (1 - z)(1 - n^2) g r (1 - r)
+    torch.sub(states[1:, :, :hidden], n, out=d_z)
+    d_z.mul_(keep)  # (h_t - n) (1 - z) = (h_{t-1} - n) z (1 - z)
+    grad_h = n.new_empty(length, batch, hidden)  # dL/dh_t, all paths
+    grads = n.new_empty(length, batch, 4, hidden)
+    grad_h[-1] = grad_output[-1]
+    grad_h_t = grad_h.unbind(0)
+    grad_h_rows = grad_h.unsqueeze(2).unbind(0)  # (batch, 1, hidden) views
+    grads_t = grads.unbind(0)
+    grad_state_t = grads[:, :, 1:].view(length, batch, 3 * hidden).unbind(0)
+    factors_t = factors.unbind(0)
+    z_t = z.unbind(0)
+    grad_output_t = grad_output.unbind(0)
+    for t in range(length - 1, 0, -1):
+        torch.mul(grad_h_rows[t], factors_t[t], out=grads_t[t])
+        torch.addcmul(
+            grad_output_t[t - 1], grad_h_t[t], z_t[t], out=grad_h_t[t - 1]
+        ).addmm_(grad_state_t[t], weight_hh)
+    torch.mul(grad_h_rows[0], factors_t[0], out=grads_t[0])
+    return grads
 
 
 def resolve_kernel(kernel: str, gru: nn.GRU, x: torch.Tensor) -> str:

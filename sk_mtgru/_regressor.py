@@ -150,7 +150,9 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, BaseMultiTas
         'sk_mtgru' is the package's, with a hand-written backward pass through time that
         computes the weight gradients of all steps at once -- faster than ``nn.GRU``'s
         on the CPU (figures on the :ref:`benchmarks <benchmarks>` page) -- and needs no
-        packing for sequences of different lengths in either direction. Both read the
+        packing for sequences of different lengths in either direction. Its time
+        loops run compiled in C where a C compiler is (built once per machine, see
+        :doc:`/install`), in Python elsewhere. Both read the
         same parameters, so the choice can be changed on a fitted model, and results
         agree up to float rounding (dropout between stacked layers draws different
         masks). 'auto' uses 'sk_mtgru' to train on the CPU and 'torch' otherwise: for

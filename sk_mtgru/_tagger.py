@@ -205,8 +205,10 @@ accelerator, random_state, verbose, warm_start
 
     Notes
     -----
-    The safe file format (``save`` / :func:`sk_mtgru.load`) is the classifier's
-    only, for now; keep a tagger with joblib.
+    ``save`` writes the safe format :func:`sk_mtgru.load` reads; a causal tagger
+    (``bidirectional=False``) predicts as the steps arrive with
+    :class:`~sk_mtgru.StreamingPredictor`, and :func:`sk_mtgru.to_onnx` exports
+    it.
 
     Examples
     --------

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from sk_mtgru import MultiTaskGRUClassifier, MultiTaskGRUTagger
+import sk_mtgru._gru
+from sk_mtgru import MultiTaskGRUClassifier, MultiTaskGRUTagger, _native
 from sk_mtgru._gru import GRULayerFunction, resolve_kernel, run_gru
 from sk_mtgru.datasets import make_multitask_sequences
 
@@ -166,3 +167,83 @@ def test_an_unknown_kernel_is_refused_with_the_choices():
     X, Y = make_multitask_sequences(20, length=5, n_features=3, random_state=0)
     with pytest.raises(ValueError, match="'gru_kernel' parameter"):
         MultiTaskGRUClassifier(gru_kernel="fast").fit(X, Y)
+
+
+# ----------------------------------------------------- the loops compiled in C
+compiled = pytest.mark.skipif(
+    _native.native_loops() is None,
+    reason="no C compiler, or torch without MKL: the Python loops run",
+)
+
+
+@compiled
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("lengths", [[9, 9, 9], [9, 2, 5, 1]], ids=["equal", "ragged"])
+def test_compiled_loops_equal_torchs_gru_in_float32(bidirectional, lengths):
+    torch.manual_seed(0)
+    gru = nn.GRU(5, 16, num_layers=2, bidirectional=bidirectional, batch_first=True)
+    lengths = torch.tensor(lengths)
+    x = torch.randn(len(lengths), int(lengths.max()), 5)
+    ours = _outputs_and_gradients(gru, x, lengths, "sk_mtgru")
+    torchs = _outputs_and_gradients(gru, x, lengths, "torch")
+    for a, b in zip(ours, torchs):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@compiled
+def test_compiled_and_python_loops_agree_and_the_compiled_ones_run(monkeypatch):
+    torch.manual_seed(0)
+    gru = nn.GRU(4, 8, batch_first=True)
+    x, lengths = torch.randn(6, 7, 4), torch.tensor([7, 3, 5, 1, 7, 2])
+    calls = []
+    library = _native.native_loops()
+
+    class Counting:
+        def __getattr__(self, name):
+            calls.append(name)
+            return getattr(library, name)
+
+    monkeypatch.setattr(sk_mtgru._gru, "native_loops", lambda: Counting())
+    compiled_run = _outputs_and_gradients(gru, x, lengths, "sk_mtgru")
+    assert "sk_mtgru_gru_forward" in calls and "sk_mtgru_gru_backward" in calls
+    monkeypatch.setattr(sk_mtgru._gru, "native_loops", lambda: None)
+    python_run = _outputs_and_gradients(gru, x, lengths, "sk_mtgru")
+    for a, b in zip(compiled_run, python_run):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_the_library_is_built_once_per_machine_and_can_be_turned_off(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SK_MTGRU_CACHE", str(tmp_path))
+    if _native._compiler() is None or _native._sgemm_address() is None:
+        assert _native._load() is None  # and the Python loops run
+        return
+    assert _native._load() is not None
+    (built,) = tmp_path.glob("gru_loops-*.so")
+    first = built.stat().st_mtime_ns
+    assert _native._load() is not None  # loaded from the cache, not rebuilt
+    assert built.stat().st_mtime_ns == first
+    monkeypatch.setenv("SK_MTGRU_NATIVE", "0")
+    assert _native._load() is None
+    monkeypatch.setenv("SK_MTGRU_NATIVE", "1")
+    monkeypatch.setattr(_native, "_compiler", lambda: None)
+    monkeypatch.setenv("SK_MTGRU_CACHE", str(tmp_path / "empty"))
+    assert _native._load() is None  # no compiler: no library, no error
+
+
+@compiled
+@pytest.mark.parametrize("scale", [10.0, 1000.0])
+def test_compiled_loops_saturate_like_torch_on_huge_preactivations(scale):
+    # exp overflows past ~88: the gates must saturate to 0 or 1, never turn NaN
+    torch.manual_seed(0)
+    gru = nn.GRU(4, 8, batch_first=True)
+    with torch.no_grad():
+        for parameter in gru.parameters():
+            parameter.mul_(scale)
+    x, lengths = torch.randn(3, 12, 4) * scale, torch.full((3,), 12)
+    ours = _outputs_and_gradients(gru, x, lengths, "sk_mtgru")
+    torchs = _outputs_and_gradients(gru, x, lengths, "torch")
+    for a, b in zip(ours[:2], torchs[:2]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert all(bool(torch.isfinite(g).all()) for g in ours[2:])

@@ -1,0 +1,146 @@
+"""The GRU kernel's time loops in C, built once per machine where a C compiler is.
+
+What is built, when: the first time a GRU trains with the package's kernel on the
+CPU in a process, ``_csrc/gru_loops.c`` (one small C file, no torch headers) is
+compiled with the system's C compiler into a shared library in a cache folder --
+``$SK_MTGRU_CACHE``, else ``$XDG_CACHE_HOME/sk_mtgru`` or ``~/.cache/sk_mtgru`` --
+named after the source, the compiler flags and the CPU's features, so that a
+machine compiles it once (about half a second) and every later process, every
+worker of a grid search, loads it from there. The loops multiply matrices with
+MKL's ``sgemm``, which torch's CPU build carries; it is looked up in torch's own
+library, so nothing is linked at build time.
+
+Where there is no compiler, torch was built without MKL, the compilation fails,
+the library cannot be written, or ``SK_MTGRU_NATIVE=0`` is set, the Python loops
+run instead: same results up to float rounding, somewhat slower.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+from pathlib import Path
+
+import torch
+
+__all__ = ["native_loops"]
+
+_SOURCE = Path(__file__).with_name("_csrc") / "gru_loops.c"
+_FLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-fPIC", "-shared"]
+_ABI = 1
+_lock = threading.Lock()
+_loaded: dict[str, ctypes.CDLL | None] = {}
+
+
+def _cache_dir() -> Path:
+    given = os.environ.get("SK_MTGRU_CACHE")
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
+    return Path(base) / "sk_mtgru"
+
+
+def _cpu_features() -> str:
+    """What ``-march=native`` compiles for: the CPU's flags (Linux), else the
+    platform."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return line
+    except OSError:
+        pass
+    return sysconfig.get_platform()
+
+
+def _compiler() -> str | None:
+    configured = (sysconfig.get_config_var("CC") or "").split()
+    for name in (os.environ.get("CC"), configured[0] if configured else None, "cc"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def _sgemm_address() -> int | None:
+    """MKL's Fortran ``sgemm_`` in torch's CPU library, where torch has it."""
+    library = Path(torch.__file__).parent / "lib"
+    for name in ("libtorch_cpu.so", "libtorch_cpu.dylib"):
+        if (library / name).exists():
+            try:
+                handle = ctypes.CDLL(str(library / name))
+                return ctypes.cast(handle.sgemm_, ctypes.c_void_p).value
+            except (OSError, AttributeError):
+                return None
+    return None
+
+
+def _build(target: Path, compiler: str) -> bool:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Built beside its final name and renamed: processes that build at once
+    # (a grid search's workers) never load a half-written library.
+    handle, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    os.close(handle)
+    try:
+        subprocess.run(
+            [compiler, *_FLAGS, "-o", partial, str(_SOURCE), "-lm"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        os.replace(partial, target)
+        return True
+    except (OSError, subprocess.SubprocessError):
+        return False
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+
+
+def _load() -> ctypes.CDLL | None:
+    if os.environ.get("SK_MTGRU_NATIVE", "1") == "0" or sys.platform == "win32":
+        return None
+    sgemm = _sgemm_address()
+    compiler = _compiler()
+    if sgemm is None or compiler is None or not _SOURCE.exists():
+        return None
+    key = hashlib.sha256(
+        _SOURCE.read_bytes()
+        + " ".join(_FLAGS).encode()
+        + _cpu_features().encode()
+        + compiler.encode()
+    ).hexdigest()[:16]
+    target = _cache_dir() / f"gru_loops-{key}.so"
+    if not target.exists() and not _build(target, compiler):
+        return None
+    try:
+        library = ctypes.CDLL(str(target))
+        if library.sk_mtgru_abi() != _ABI:
+            return None
+    except (OSError, AttributeError):
+        return None
+    library.sk_mtgru_set_sgemm(ctypes.c_void_p(sgemm))
+    int_ = ctypes.c_int
+    pointer = ctypes.c_void_p
+    library.sk_mtgru_gru_forward.argtypes = [int_] * 3 + [pointer] * 5
+    library.sk_mtgru_gru_forward.restype = None
+    library.sk_mtgru_gru_backward.argtypes = [int_] * 3 + [pointer] * 7
+    library.sk_mtgru_gru_backward.restype = None
+    return library
+
+
+def native_loops() -> ctypes.CDLL | None:
+    """The compiled loops (built or loaded on the first call), or None where
+    they cannot be had."""
+    with _lock:
+        if "library" not in _loaded:
+            _loaded["library"] = _load()
+        return _loaded["library"]
