@@ -15,7 +15,8 @@ fit time over all of them. Run::
 
 ``benchmarks/results/tuning.txt`` holds the rows of the tuning page (hidden size,
 layers, private task layers, balancing), run on today's defaults with
-``--variants defaults "hidden_size=32" ...`` (the command is in its first line).
+``--variants defaults hidden_size=32 ...`` (the full command is on the tuning
+page, docs/tuning.rst).
 
 The stored ``benchmarks/results/ablations.txt`` was run on the candidate defaults
 before the two changes it led to: ``dropout=0.2`` (now 0) and the tagger's

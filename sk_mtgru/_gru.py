@@ -8,9 +8,10 @@ elementwise product, one ``addcmul`` and one ``(batch, 3 hidden) @ (3 hidden,
 hidden)`` product, and it computes the weight and input gradients of all steps at
 once, in large matrix products after the loop. The two time loops run compiled in
 C where the machine has a C compiler (:mod:`sk_mtgru._native`): there each step is
-one matrix product and one fused pass over the gates. At the sizes these models use, a
-batch's forward and backward passes take about two thirds of ``nn.GRU``'s time on
-the CPU (``benchmarks/speed.py``); on a GPU, cuDNN's fused kernel is faster, so
+one matrix product and one fused pass over the gates. At the sizes these models
+use, a batch's forward and backward passes take well under half of ``nn.GRU``'s
+time on the CPU (``benchmarks/speed.py``); on a GPU, cuDNN's fused kernel is
+faster, so
 ``kernel='auto'`` keeps it there.
 
 :func:`run_gru` reads an ``nn.GRU``'s own parameters, so the two kernels are

@@ -33,7 +33,7 @@ import torch
 __all__ = ["native_loops"]
 
 _SOURCE = Path(__file__).with_name("_csrc") / "gru_loops.c"
-_FLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-fPIC", "-shared"]
+_FLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-fPIC"]
 _ABI = 1
 _lock = threading.Lock()
 _loaded: dict[str, ctypes.CDLL | None] = {}
@@ -89,20 +89,24 @@ def _build(target: Path, compiler: str) -> bool:
     # (a grid search's workers) never load a half-written library.
     handle, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(handle)
+    objects = partial[: -len(".so")] + ".o"
     try:
-        subprocess.run(
-            [compiler, *_FLAGS, "-o", partial, str(_SOURCE), "-lm"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        # Compiled and linked apart: linking with -ffast-math would add GCC's
+        # crtfastmath, which sets flush-to-zero for the whole process when the
+        # library loads -- every subnormal in numpy and torch would become 0.
+        for command in (
+            [compiler, *_FLAGS, "-c", str(_SOURCE), "-o", objects],
+            [compiler, "-shared", objects, "-o", partial, "-lm"],
+        ):
+            subprocess.run(command, check=True, capture_output=True, timeout=120)
         os.replace(partial, target)
         return True
     except (OSError, subprocess.SubprocessError):
         return False
     finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
+        for leftover in (partial, objects):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
 
 
 def _load() -> ctypes.CDLL | None:
@@ -115,6 +119,7 @@ def _load() -> ctypes.CDLL | None:
     key = hashlib.sha256(
         _SOURCE.read_bytes()
         + " ".join(_FLAGS).encode()
+        + b"linked apart"
         + _cpu_features().encode()
         + compiler.encode()
     ).hexdigest()[:16]

@@ -1,5 +1,8 @@
 """The package's GRU kernel computes what ``nn.GRU`` computes, gradients included."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -247,3 +250,21 @@ def test_compiled_loops_saturate_like_torch_on_huge_preactivations(scale):
     for a, b in zip(ours[:2], torchs[:2]):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     assert all(bool(torch.isfinite(g).all()) for g in ours[2:])
+
+
+def test_loading_the_compiled_loops_leaves_subnormal_numbers_alone():
+    # A library linked with -ffast-math sets flush-to-zero for the whole process
+    # when it loads: every subnormal float in numpy and torch would become 0.
+    code = (
+        "import numpy as np, torch\n"
+        "from sk_mtgru import _native\n"
+        "library = _native.native_loops()\n"
+        "x = np.array([1e-310])\n"
+        "print(library is not None, bool((x * 1.0)[0] > 0),"
+        " bool(torch.tensor([1e-40]).mul(1.0)[0] > 0))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    loaded, numpy_kept, torch_kept = result.stdout.split()
+    assert numpy_kept == "True" and torch_kept == "True", result.stdout

@@ -16,9 +16,12 @@ per task; a search shows that the weights of losses of different kinds matter;
 and :class:`~sk_mtgru.MultiTaskGRUTagger` learns the hourly task.
 """
 
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import balanced_accuracy_score, mean_absolute_error, roc_auc_score
 from sklearn.model_selection import GridSearchCV
 
@@ -31,6 +34,11 @@ from sk_mtgru import (
 from sk_mtgru.datasets import make_intensive_care_stays
 from sk_mtgru.metrics import task_scorer
 from sk_mtgru.model_selection import MultiTaskStratifiedKFold
+
+# The docs build runs every example, so the fits below train for fewer epochs
+# than the default ``max_iter`` and would warn (ConvergenceWarning) that the
+# loss was still falling. On your own data, keep the default and drop this line.
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 stays = make_intensive_care_stays(400, random_state=0)
 Y = pd.DataFrame(stays.target, columns=stays.target_names).astype(

@@ -8,11 +8,19 @@ different speeds; :func:`~sk_mtgru.plotting.plot_learning_curves` draws them sid
 by side.
 """
 
+import warnings
+
 import matplotlib.pyplot as plt
+from sklearn.exceptions import ConvergenceWarning
 
 from sk_mtgru import MultiTaskGRUClassifier
 from sk_mtgru.datasets import make_multitask_sequences
 from sk_mtgru.plotting import plot_learning_curves
+
+# The docs build runs every example, so the fits below train for fewer epochs
+# than the default ``max_iter`` and would warn (ConvergenceWarning) that the
+# loss was still falling. On your own data, keep the default and drop this line.
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 X, Y = make_multitask_sequences(
     600, n_tasks=3, n_classes=[2, 4, 6], length=20, noise=0.3, random_state=0

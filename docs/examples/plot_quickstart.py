@@ -7,13 +7,21 @@ shared by all tasks and predicts each task's label with its own output layer. He
 the sequences are synthetic sensor recordings with three labels each.
 """
 
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from sk_mtgru import MultiTaskGRUClassifier
 from sk_mtgru.datasets import make_multitask_sequences
 from sk_mtgru.metrics import per_task_accuracy
+
+# The docs build runs every example, so the fits below train for fewer epochs
+# than the default ``max_iter`` and would warn (ConvergenceWarning) that the
+# loss was still falling. On your own data, keep the default and drop this line.
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 # %%
 # The data: 600 sequences of 30 steps and 4 features -- batch first, channels last,

@@ -10,11 +10,19 @@ supervised at the lower one and the activity at the top
 (``supervision_layers``).
 """
 
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from sk_mtgru import MultiTaskGRUTagger, SequenceScaler
 from sk_mtgru.datasets import make_multitask_sequences
+
+# The docs build runs every example, so the fits below train for fewer epochs
+# than the default ``max_iter`` and would warn (ConvergenceWarning) that the
+# loss was still falling. On your own data, keep the default and drop this line.
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 # %%
 # Synthetic streams of 60 to 120 steps, made of segments of 10 to 30 steps; every

@@ -11,12 +11,20 @@ into windows with :func:`~sk_mtgru.sliding_windows`, which keeps each window's
 recording in ``groups`` for group-aware cross-validation.
 """
 
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GroupKFold, cross_val_score
 
 from sk_mtgru import MultiTaskGRUClassifier, sliding_windows
 from sk_mtgru.datasets import make_multitask_sequences
+
+# The docs build runs every example, so the fits below train for fewer epochs
+# than the default ``max_iter`` and would warn (ConvergenceWarning) that the
+# loss was still falling. On your own data, keep the default and drop this line.
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 X, Y = make_multitask_sequences(
     400, n_tasks=2, n_classes=[2, 3], length=(10, 60), noise=0.3, random_state=0
