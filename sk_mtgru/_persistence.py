@@ -600,7 +600,7 @@ def load(path: str | os.PathLike) -> Any:
     from sklearn.pipeline import Pipeline
 
     last = r.get(document["pipeline"]["steps"][-1], "name", str, "pipeline.steps")
-    if steps[-1][1].n_features_in_ != estimator.n_features_in_:
+    if any(step.n_features_in_ != estimator.n_features_in_ for _, step in steps):
         raise r.fail("pipeline", "has a scaler whose features differ from the model's.")
     return Pipeline(
         [*steps, (last, estimator)], verbose=document["pipeline"]["verbose"]

@@ -396,6 +396,13 @@ def test_a_pipeline_of_something_else_is_refused_with_a_type_error(
         sk_mtgru.save(SequenceScaler().fit(X), tmp_path / "s.safetensors")
 
 
+def _scaler_of_4_features(document, tensors):
+    """A consistent scaler, for 4 features where the model reads 3."""
+    document["pipeline"]["steps"][0]["fitted"]["n_features_in"] = 4
+    for name in ("mean_", "scale_", "var_"):
+        tensors[f"steps.0.{name}"] = torch.ones(4, dtype=torch.float64)
+
+
 @pytest.mark.parametrize(
     "corrupt, match",
     [
@@ -413,6 +420,7 @@ def test_a_pipeline_of_something_else_is_refused_with_a_type_error(
             "SequenceScaler's two booleans",
         ),
         (lambda d, t: d.update(format_version=2), "not part of format 2"),
+        (_scaler_of_4_features, "features differ from the model's"),
         (
             lambda d, t: d["pipeline"]["steps"][0].update(name="a__b"),
             "distinct names",
