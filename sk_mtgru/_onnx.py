@@ -33,6 +33,7 @@ _INPUTS = ("x", "lengths")
 def _onnx_modules() -> Any:
     try:
         import onnx
+        import onnxscript  # noqa: F401  (torch's exporter translates through it)
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
             "Exporting to ONNX needs the onnx and onnxscript packages: "

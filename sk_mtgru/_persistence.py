@@ -7,7 +7,7 @@ untrusted source can at worst fail to load with a ``ValueError``.
 Layout: one safetensors file. Its tensors are the torch module's ``state_dict``; its
 metadata holds a single key, ``"sk_mtgru"``, whose value is a JSON document::
 
-    {"format": "sk_mtgru", "format_version": 2,
+    {"format": "sk_mtgru", "format_version": 3,
      "versions": {"sk_mtgru": ..., "torch": ..., "scikit-learn": ..., "skorch": ...},
      "estimator": "MultiTaskGRUClassifier",
      "params": {...},                          # get_params()
