@@ -84,10 +84,13 @@ def _sgemm_address() -> int | None:
 
 
 def _build(target: Path, compiler: str) -> bool:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Built beside its final name and renamed: processes that build at once
-    # (a grid search's workers) never load a half-written library.
-    handle, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Built beside its final name and renamed: processes that build at once
+        # (a grid search's workers) never load a half-written library.
+        handle, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    except OSError:  # a cache folder that cannot be written
+        return False
     os.close(handle)
     objects = partial[: -len(".so")] + ".o"
     try:

@@ -230,6 +230,10 @@ def test_the_library_is_built_once_per_machine_and_can_be_turned_off(
     monkeypatch.setenv("SK_MTGRU_NATIVE", "0")
     assert _native._load() is None
     monkeypatch.setenv("SK_MTGRU_NATIVE", "1")
+    unwritable = tmp_path / "file"
+    unwritable.write_text("not a folder")
+    monkeypatch.setenv("SK_MTGRU_CACHE", str(unwritable / "cache"))
+    assert _native._load() is None  # the cache cannot be made: no error either
     monkeypatch.setattr(_native, "_compiler", lambda: None)
     monkeypatch.setenv("SK_MTGRU_CACHE", str(tmp_path / "empty"))
     assert _native._load() is None  # no compiler: no library, no error
