@@ -62,6 +62,12 @@ def _tagger():
     return make_pipeline(sk_mtgru.SequenceScaler(), tagger).fit(X, Y)
 
 
+def _margin(proba):
+    """The gap between the two likeliest classes, along the last axis."""
+    top = np.sort(proba, axis=-1)
+    return top[..., -1] - top[..., -2]
+
+
 @st.composite
 def sequence_and_chunks(draw):
     """A sequence of 1 to 24 steps and a way of cutting it (empty chunks too)."""
@@ -85,9 +91,13 @@ def test_every_chunking_predicts_as_offline_predict_on_the_steps_so_far(name, ca
             continue
         labels = stream.update(x[start:end])
         prefix = [x[:end]]
-        np.testing.assert_array_equal(labels, model.predict(prefix))
-        for got, expected in zip(stream.predict_proba(), model.predict_proba(prefix)):
+        offline = model.predict_proba(prefix)
+        for got, expected in zip(stream.predict_proba(), offline):
             np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+        # the labels too, for every task whose two likeliest classes are apart
+        # by more than float rounding could move them
+        clear = [_margin(p[0]) > 1e-4 for p in offline]
+        np.testing.assert_array_equal(labels[:, clear], model.predict(prefix)[:, clear])
     assert stream.n_steps_seen_ == len(x)
 
 
@@ -99,9 +109,11 @@ def test_a_causal_tagger_streams_each_step_as_offline(case):
     stream = StreamingPredictor(tagger)
     predicted = [stream.update(x[start:end]) for start, end in chunks]
     offline = tagger.predict([x])[0]
+    # the classification task, at the steps whose two likeliest classes are apart
+    # by more than float rounding could move them
+    clear = _margin(tagger.predict_proba([x])["task_0"][0]) > 1e-4
     np.testing.assert_array_equal(
-        np.concatenate(predicted)[:, 0],
-        offline[:, 0],  # the classification task
+        np.concatenate(predicted)[clear, 0], offline[clear, 0]
     )
     np.testing.assert_allclose(
         np.concatenate(predicted)[:, 1].astype(float),
