@@ -113,18 +113,11 @@ def search(native: str) -> dict:
 def tagger(native: str) -> dict:
     _route(native)
     speed._setup()
-    from sk_mtgru import MultiTaskGRUTagger
-    from sk_mtgru.datasets import make_multitask_sequences
+    from tagger_throughput import streams
 
-    X, Y = make_multitask_sequences(
-        2000,
-        n_tasks=2,
-        n_classes=[4, 3],
-        n_features=8,
-        length=50,
-        per_step=True,
-        random_state=0,
-    )
+    from sk_mtgru import MultiTaskGRUTagger
+
+    X, Y = streams()
     model = MultiTaskGRUTagger(
         hidden_size=64,
         batch_size=32,

@@ -100,9 +100,10 @@ def predict_seconds(tagger: MultiTaskGRUTagger, X: np.ndarray) -> tuple[float, f
     return ours, time.perf_counter() - start
 
 
-def main() -> None:
-    torch.set_num_threads(1)
-    X, Y = make_multitask_sequences(
+def streams() -> tuple[np.ndarray, np.ndarray]:
+    """The benchmark's data: 2,000 sequences x 50 steps x 8 features, two tasks of
+    4 and 3 classes per step (``benchmarks/gru_loops.py`` reads them too)."""
+    return make_multitask_sequences(
         2000,
         n_tasks=2,
         n_classes=[4, 3],
@@ -111,6 +112,11 @@ def main() -> None:
         per_step=True,
         random_state=0,
     )
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    X, Y = streams()
     n_classes = [int(Y[..., k].max()) + 1 for k in range(2)]
     torch.optim.Adam(nn.Linear(1, 1).parameters())  # the first Adam costs ~1 s
     hand, ours = [], []

@@ -11,7 +11,7 @@ from torch import nn
 from ._frontend import ConvFrontEnd, input_statistics, n_input_statistics
 from ._gru import real_steps, run_gru
 
-__all__ = ["MultiTaskGRU", "SHARINGS", "SUMMARIES"]
+__all__ = ["MultiTaskGRU", "SHARINGS", "SUMMARIES", "pool_steps"]
 
 
 SUMMARIES = ("last", "mean", "max", "mean_max", "attention")
@@ -29,6 +29,32 @@ def _real_input(
     if zero_padding and not bool((lengths_cpu == x.shape[1]).all()):
         x = x * real_steps(lengths.to(x.device), x.shape[1]).to(x.dtype)
     return x, lengths_cpu
+
+
+def pool_steps(
+    output: torch.Tensor,
+    lengths: torch.Tensor,
+    mask: torch.Tensor,
+    summary: str,
+    num_directions: int,
+) -> torch.Tensor:
+    """Mean, max or both of ``output`` over the real steps (``mask``, ``(batch,
+    steps, 1)``), or for 'last' its forward half at the real end and its backward
+    half at the start: every summary but attention. The exported graph
+    (:mod:`sk_mtgru._onnx`) pools with it too."""
+    if summary == "last":
+        rows = torch.arange(output.shape[0], device=output.device)
+        last = output[rows, lengths - 1]
+        if num_directions == 1:
+            return last
+        half = output.shape[-1] // 2
+        return torch.cat([last[:, :half], output[:, 0, half:]], dim=1)
+    pooled = []
+    if summary != "max":
+        pooled.append((output * mask).sum(dim=1) / lengths.to(output.dtype)[:, None])
+    if summary != "mean":
+        pooled.append(output.masked_fill(~mask, float("-inf")).amax(dim=1))
+    return torch.cat(pooled, dim=1) if len(pooled) > 1 else pooled[0]
 
 
 class MultiTaskGRU(nn.Module):
@@ -261,33 +287,20 @@ class MultiTaskGRU(nn.Module):
             if self.summary == "last":
                 result.append(self._last(top))
             elif self.summary in ("mean", "max", "mean_max"):
-                result.append(self._pool(output, lengths.to(shared.device), mask))
+                result.append(
+                    pool_steps(
+                        output,
+                        lengths.to(shared.device),
+                        mask,
+                        self.summary,
+                        self.num_directions,
+                    )
+                )
             else:
                 scores = self.scorers[k](output).masked_fill(~mask, float("-inf"))
                 weights = torch.softmax(scores, dim=1)
                 result.append((weights * output).sum(dim=1))
         return result
-
-    def _pool(
-        self, output: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor
-    ) -> torch.Tensor:
-        """Mean, max or both of ``output`` over the real steps (or, for 'last',
-        its forward half at the real end and its backward half at the start)."""
-        if self.summary == "last":
-            rows = torch.arange(output.shape[0], device=output.device)
-            last = output[rows, lengths - 1]
-            if self.num_directions == 1:
-                return last
-            half = output.shape[-1] // 2
-            return torch.cat([last[:, :half], output[:, 0, half:]], dim=1)
-        pooled = []
-        if self.summary != "max":
-            pooled.append(
-                (output * mask).sum(dim=1) / lengths.to(output.dtype)[:, None]
-            )
-        if self.summary != "mean":
-            pooled.append(output.masked_fill(~mask, float("-inf")).amax(dim=1))
-        return torch.cat(pooled, dim=1) if len(pooled) > 1 else pooled[0]
 
     def _mixtures(
         self,
@@ -299,7 +312,7 @@ class MultiTaskGRU(nn.Module):
         """Each task's gated mixture of the experts' summaries."""
         experts = torch.stack(
             [
-                self._pool(output, lengths, mask)
+                pool_steps(output, lengths, mask, self.summary, self.num_directions)
                 for output in shared.chunk(self.n_experts, dim=-1)
             ],
             dim=1,

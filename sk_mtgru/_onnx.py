@@ -23,6 +23,9 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from ._frontend import input_statistics
+from ._gru import real_steps
+from ._module import pool_steps
 from ._pipelines import split_scaler_pipeline
 
 __all__ = ["to_onnx"]
@@ -96,53 +99,6 @@ class _ExportedGRU(nn.Module):
         return x
 
 
-def _last(output: torch.Tensor, lengths: torch.Tensor, directions: int) -> torch.Tensor:
-    """The forward state at each real end, beside the backward state at the start."""
-    at_end = torch.gather(
-        output, 1, (lengths - 1)[:, None, None].expand(-1, 1, output.shape[2])
-    )[:, 0]
-    if directions == 1:
-        return at_end
-    half = output.shape[2] // 2
-    return torch.cat([at_end[:, :half], output[:, 0, half:]], dim=1)
-
-
-def _pool(
-    output: torch.Tensor,
-    lengths: torch.Tensor,
-    mask: torch.Tensor,
-    summary: str,
-    directions: int,
-) -> torch.Tensor:
-    """The module's summaries other than attention, over the real steps."""
-    if summary == "last":
-        return _last(output, lengths, directions)
-    pooled = []
-    if summary != "max":
-        pooled.append((output * mask[..., None]).sum(1) / lengths[:, None].float())
-    if summary != "mean":
-        pooled.append(output.masked_fill(~mask[..., None], float("-inf")).amax(1))
-    return torch.cat(pooled, dim=1) if len(pooled) > 1 else pooled[0]
-
-
-def _statistics(x: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor):
-    """:func:`~sk_mtgru._frontend.input_statistics`, from ``x`` zero past each end."""
-    m = mask[..., None]
-    n = lengths[:, None].float()
-    mean = x.sum(1) / n
-    variance = ((x - mean[:, None, :]) * m).pow(2).sum(1) / n
-    return torch.cat(
-        [
-            mean,
-            variance.clamp_min(0).sqrt(),
-            x.masked_fill(~m, float("inf")).amin(1),
-            x.masked_fill(~m, float("-inf")).amax(1),
-            n.log(),
-        ],
-        dim=1,
-    )
-
-
 class _Outputs(nn.Module):
     """Softmax for a classification task's head, the target's units for a
     regression task's."""
@@ -212,11 +168,11 @@ class _ExportedSequenceModel(nn.Module):
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor
     ) -> tuple[torch.Tensor, ...]:
-        mask = torch.arange(x.shape[1])[None, :] < lengths[:, None]
-        x = self.scaling(x) * mask[..., None]
+        mask = real_steps(lengths, x.shape[1])  # (batch, steps, 1)
+        x = self.scaling(x) * mask
         statistics = None
         if self.input_statistics or self.sharing == "mmoe":
-            statistics = _statistics(x, lengths, mask)
+            statistics = input_statistics(x, lengths)
         h = x.transpose(1, 2)
         stride = 1
         for conv in self.convs:
@@ -224,20 +180,21 @@ class _ExportedSequenceModel(nn.Module):
             stride = cast(nn.Conv1d, conv).stride[0]
             if stride > 1:
                 lengths = torch.div(lengths - 1, stride, rounding_mode="floor") + 1
-            mask = torch.arange(h.shape[2])[None, :] < lengths[:, None]
-            h = h * mask[:, None, :]
+            h = h * real_steps(lengths, h.shape[2]).transpose(1, 2)
         h = h.transpose(1, 2)
         if stride > 1:  # the last convolution's
             # torch.export fails on a GRU over a number of steps derived from the
             # input's (pytorch 2.13): pad back to the input's steps, which the
             # recurrences treat as padding after each end.
             h = nn.functional.pad(h, (0, 0, 0, x.shape[1] - h.shape[1]))
-            mask = torch.arange(h.shape[1])[None, :] < lengths[:, None]
+        mask = real_steps(lengths, h.shape[1])
         reverse = _reversed_index(lengths, h.shape[1])
         if self.sharing == "mmoe":
             experts = torch.stack(
                 [
-                    _pool(gru(h, reverse), lengths, mask, self.summary, self.directions)
+                    pool_steps(
+                        gru(h, reverse), lengths, mask, self.summary, self.directions
+                    )
                     for gru in self.grus
                 ],
                 dim=1,
@@ -254,13 +211,11 @@ class _ExportedSequenceModel(nn.Module):
                     self.task_grus[k](shared, reverse) if self.task_grus else shared
                 )
                 if self.summary == "attention":
-                    scores = self.scorers[k](output).masked_fill(
-                        ~mask[..., None], float("-inf")
-                    )
+                    scores = self.scorers[k](output).masked_fill(~mask, float("-inf"))
                     summaries.append((torch.softmax(scores, dim=1) * output).sum(1))
                 else:
                     summaries.append(
-                        _pool(output, lengths, mask, self.summary, self.directions)
+                        pool_steps(output, lengths, mask, self.summary, self.directions)
                     )
         if statistics is not None and self.input_statistics:
             summaries = [torch.cat([s, statistics], dim=1) for s in summaries]

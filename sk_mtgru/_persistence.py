@@ -237,8 +237,8 @@ def _pipeline_document(
 
     from ._pipelines import split_scaler_pipeline
 
-    split_scaler_pipeline(pipeline, "sk_mtgru's safe format")
-    *scalers, (last_name, _) = pipeline.steps
+    scalers, _ = split_scaler_pipeline(pipeline, "sk_mtgru's safe format")
+    names = [str(name) for name, _ in pipeline.steps]
     if pipeline.memory is not None:
         warnings.warn(
             "The pipeline's memory cache is not saved; the file records memory=None.",
@@ -247,11 +247,11 @@ def _pipeline_document(
         )
     steps: list[dict[str, Any]] = []
     tensors: dict[str, torch.Tensor] = {}
-    for i, (name, scaler) in enumerate(scalers):
+    for i, (name, scaler) in enumerate(zip(names, scalers)):
         check_is_fitted(scaler)
         steps.append(
             {
-                "name": str(name),
+                "name": name,
                 "params": scaler.get_params(),
                 "fitted": {
                     "n_features_in": int(scaler.n_features_in_),
@@ -266,7 +266,7 @@ def _pipeline_document(
                 tensors[f"steps.{i}.{attribute}"] = torch.as_tensor(
                     np.asarray(value, dtype=np.float64)
                 )
-    steps.append({"name": str(last_name)})
+    steps.append({"name": names[-1]})
     return {"verbose": bool(pipeline.verbose), "steps": steps}, tensors
 
 
