@@ -17,6 +17,12 @@ Rows:
   first epoch, and in the "cold build" row the one-time build of the C loops in
   an empty cache); for the hand loop and Keras the sum of their 4 epochs (Keras's
   first holds XLA's compile);
+- the same estimator with its GRU replaced by a stand-in of the same output
+  shapes that costs nothing: what the rest of the training step (skorch's loop,
+  heads, losses, per-task metrics, optimiser) takes per epoch;
+- variable lengths (2,000 x 10-200 steps, ``speed.py``'s ``variable`` case), with
+  and without length bucketing: the Python loops run every padded step, the
+  compiled ones only the steps of the sequences not yet ended;
 - ``GridSearchCV`` of 4 candidates x 3 folds (12 fits of 4 epochs, ``n_jobs=1``):
   its wall time with each route;
 - the tagger (bidirectional, hidden 64, 2,000 x 50 x 8, batch 32): seconds per
@@ -89,6 +95,31 @@ def fit(native: str, cache: str | None = None) -> dict:
         "epochs": list(clf.history_[:, "dur"]),
         "total_s": time.perf_counter() - start,
     }
+
+
+def without_gru() -> dict:
+    """The standard case's epochs with a GRU that costs nothing."""
+    _route("1")
+    speed._setup()
+    import sk_mtgru._module
+
+    def stand_in(gru, x, lengths, kernel="auto"):
+        # (batch, steps, hidden) and (1, batch, hidden), still trained (one weight)
+        top = x[:, -1, :1] * gru.weight_hh_l0[:, 0][: gru.hidden_size]
+        return top[:, None, :].expand(-1, x.shape[1], -1), top[None]
+
+    sk_mtgru._module.run_gru = stand_in
+    X, Y = speed._data("standard")
+    clf = speed._classifier(task_affinity_interval=None)
+    clf.fit(X[: int(0.8 * len(X))], Y[: int(0.8 * len(X))])
+    return {"epochs": list(clf.history_[:, "dur"])}
+
+
+def variable(native: str, bucketing: bool) -> dict:
+    _route(native)
+    return speed.sk_mtgru_fit(
+        "variable", length_bucketing=bucketing, task_affinity_interval=None
+    )
 
 
 def hand(case: str = "standard") -> dict:
@@ -192,6 +223,29 @@ def main(repeats: int) -> None:
             f"  {name:<22}{epoch:>7.3f} ({epoch / floor:.2f}){total:>8.2f} s "
             f"({total / floor_total:.2f})  GRU at most {gru_gflop / epoch:.0f} GFLOP/s"
             " over the epoch"
+        )
+
+    rest = [run(without_gru) for _ in range(repeats)]
+    rest_epoch = speed._median_epoch(rest)
+    compiled_epoch = speed._median_epoch(fits["compiled loops"])
+    print(
+        f"  without the GRU (a stand-in){rest_epoch:>7.3f}: the rest of the "
+        f"training step; the GRU {compiled_epoch - rest_epoch:.3f} s of the "
+        f"compiled route's {compiled_epoch:.3f} "
+        f"({(compiled_epoch - rest_epoch) / (3200 / speed.BATCH) * 1e3:.1f} ms a batch)"
+    )
+
+    lengths = {(name, b): [] for name in ROUTES for b in (False, True)}
+    for _ in range(repeats):
+        for name, native in ROUTES.items():
+            for bucketing in (False, True):
+                lengths[name, bucketing].append(run(variable, native, bucketing))
+    print("\nvariable lengths (2,000 x 10-200 steps), seconds per epoch:")
+    for bucketing in (False, True):
+        py, c = (speed._median_epoch(lengths[n, bucketing]) for n in ROUTES)
+        print(
+            f"  {'with' if bucketing else 'without'} length bucketing: python loops "
+            f"{py:.3f}, compiled loops {c:.3f} ({py / c:.2f}x)"
         )
 
     searches = {name: [] for name in ROUTES}

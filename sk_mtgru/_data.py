@@ -239,6 +239,13 @@ class BatchIterator:
     crop_length : int or None, default=None
         Train on a random window of this many steps of each longer sequence,
         drawn anew at every epoch (see :meth:`SequenceDataset.batch`).
+
+    Notes
+    -----
+    With ``shuffle``, the sequences of each batch come longest first: training
+    sums over a batch, so its order does not matter there, and the package's GRU
+    kernel then runs each time step over only the sequences not yet ended,
+    without reordering the batch (see :func:`~sk_mtgru._gru.run_gru`).
     """
 
     #: Batches per pool sorted by length when bucketing.
@@ -283,11 +290,19 @@ class BatchIterator:
         index = (
             torch.arange(len(self.dataset)) if self.indices is None else self.indices
         )
-        if self.shuffle:
-            index = index[torch.randperm(len(index))]
-        if self.shuffle and self.bucketing:
-            return self._buckets(index)
-        return list(index.split(self.batch_size))
+        if not self.shuffle:
+            return list(index.split(self.batch_size))
+        index = index[torch.randperm(len(index))]
+        batches = (
+            self._buckets(index) if self.bucketing else index.split(self.batch_size)
+        )
+        lengths = self.dataset.lengths
+        if bool((lengths == lengths[0]).all()):
+            return list(batches)
+        return [
+            batch[torch.argsort(lengths[batch], descending=True, stable=True)]
+            for batch in batches
+        ]
 
     def _buckets(self, index: torch.Tensor) -> list[torch.Tensor]:
         """The shuffled ``index`` in batches of similar lengths, in random order."""

@@ -34,7 +34,7 @@ __all__ = ["native_loops"]
 
 _SOURCE = Path(__file__).with_name("_csrc") / "gru_loops.c"
 _FLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-fPIC"]
-_ABI = 1
+_ABI = 2
 _lock = threading.Lock()
 _loaded: dict[str, ctypes.CDLL | None] = {}
 
@@ -138,9 +138,9 @@ def _load() -> ctypes.CDLL | None:
     library.sk_mtgru_set_sgemm(ctypes.c_void_p(sgemm))
     int_ = ctypes.c_int
     pointer = ctypes.c_void_p
-    library.sk_mtgru_gru_forward.argtypes = [int_] * 3 + [pointer] * 5
+    library.sk_mtgru_gru_forward.argtypes = [int_] * 3 + [pointer] * 6
     library.sk_mtgru_gru_forward.restype = None
-    library.sk_mtgru_gru_backward.argtypes = [int_] * 3 + [pointer] * 7
+    library.sk_mtgru_gru_backward.argtypes = [int_] * 3 + [pointer] * 9
     library.sk_mtgru_gru_backward.restype = None
     return library
 

@@ -1,6 +1,7 @@
 """Training batches: every sequence once per epoch; similar lengths with bucketing."""
 
 import numpy as np
+import pytest
 import torch
 
 from sk_mtgru._data import BatchIterator, SequenceDataset, pad_sequences
@@ -41,6 +42,22 @@ def test_bucketed_batches_come_in_a_new_random_order_each_epoch():
     first = [int(b.min()) for b in _epoch(iterator)]
     second = [int(b.min()) for b in _epoch(iterator)]
     assert first != second and first != sorted(first)
+
+
+@pytest.mark.parametrize("bucketing", [False, True])
+def test_training_batches_come_longest_first_and_prediction_keeps_the_order(
+    bucketing,
+):
+    lengths = np.random.default_rng(2).integers(5, 60, size=100)
+    dataset = _dataset(lengths)
+    torch.manual_seed(0)
+    batches = _epoch(BatchIterator(dataset, 16, shuffle=True, bucketing=bucketing))
+    assert all(bool((b[:-1] >= b[1:]).all()) for b in batches)
+    assert not all(bool((b[:-1] == b[1:]).all()) for b in batches)
+    seen = torch.cat(batches).sort().values.numpy()
+    np.testing.assert_array_equal(seen, np.sort(lengths))
+    in_order = torch.cat(_epoch(BatchIterator(dataset, 16))).numpy()
+    np.testing.assert_array_equal(in_order, lengths)
 
 
 def test_equal_lengths_are_batched_as_without_bucketing():

@@ -36,7 +36,9 @@ def test_layer_gradients_match_finite_differences():
         )
 
     inputs = (tensor(5, 3, 2), tensor(12, 2), tensor(12, 4), tensor(12), tensor(12))
-    assert torch.autograd.gradcheck(GRULayerFunction.apply, inputs)
+    assert torch.autograd.gradcheck(
+        lambda *tensors: GRULayerFunction.apply(*tensors, None), inputs
+    )
 
 
 @pytest.mark.parametrize("num_layers", [1, 2])
@@ -80,15 +82,15 @@ def test_auto_trains_with_the_package_kernel_on_cpu_and_predicts_with_torchs():
         resolve_kernel("cudnn", gru, x)
 
 
-def test_the_layer_function_runs_when_auto_trains(monkeypatch):
+def test_the_package_kernel_runs_when_auto_trains(monkeypatch):
     calls = []
-    original = GRULayerFunction.forward
+    original = sk_mtgru._gru._run_sk_mtgru
 
-    def counting(ctx, *args):
-        calls.append(args[0].shape)
-        return original(ctx, *args)
+    def counting(gru, x, *args):
+        calls.append(x.shape)
+        return original(gru, x, *args)
 
-    monkeypatch.setattr(GRULayerFunction, "forward", staticmethod(counting))
+    monkeypatch.setattr(sk_mtgru._gru, "_run_sk_mtgru", counting)
     X, Y = make_multitask_sequences(40, length=6, n_features=3, random_state=0)
     clf = MultiTaskGRUClassifier(
         hidden_size=4,
@@ -159,9 +161,7 @@ def test_a_changed_kernel_applies_to_continued_training(monkeypatch):
     X, Y = make_multitask_sequences(30, length=5, n_features=3, random_state=0)
     clf = MultiTaskGRUClassifier(hidden_size=4, max_iter=1, random_state=0).fit(X, Y)
     clf.set_params(gru_kernel="torch")
-    monkeypatch.setattr(
-        GRULayerFunction, "forward", staticmethod(lambda *a: pytest.fail("used"))
-    )
+    monkeypatch.setattr(sk_mtgru._gru, "_run_sk_mtgru", lambda *a: pytest.fail("used"))
     clf.partial_fit(X, Y)
     assert clf.net_.module_.gru_kernel == "torch"
 
@@ -180,17 +180,58 @@ compiled = pytest.mark.skipif(
 
 
 @compiled
+@pytest.mark.parametrize("features", [5, 40])
 @pytest.mark.parametrize("bidirectional", [False, True])
-@pytest.mark.parametrize("lengths", [[9, 9, 9], [9, 2, 5, 1]], ids=["equal", "ragged"])
-def test_compiled_loops_equal_torchs_gru_in_float32(bidirectional, lengths):
+@pytest.mark.parametrize(
+    "lengths",
+    [[9, 9, 9], [9, 2, 5, 1], [9, 7, 7, 3, 1]],
+    ids=["equal", "ragged", "longest-first"],
+)
+def test_compiled_loops_equal_torchs_gru_in_float32(bidirectional, lengths, features):
     torch.manual_seed(0)
-    gru = nn.GRU(5, 16, num_layers=2, bidirectional=bidirectional, batch_first=True)
+    gru = nn.GRU(
+        features, 16, num_layers=2, bidirectional=bidirectional, batch_first=True
+    )
     lengths = torch.tensor(lengths)
-    x = torch.randn(len(lengths), int(lengths.max()), 5)
+    x = torch.randn(len(lengths), int(lengths.max()), features)
+    x[lengths < lengths.max(), -1] = 1e3  # padding, which neither kernel may read
     ours = _outputs_and_gradients(gru, x, lengths, "sk_mtgru")
     torchs = _outputs_and_gradients(gru, x, lengths, "torch")
     for a, b in zip(ours, torchs):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@compiled
+def test_compiled_loops_stop_each_sequence_at_its_end():
+    # Given the lengths (longest first), the steps past a sequence's end are not
+    # computed: its state stays the last real one, and the other sequences'
+    # states are the Python loops' (which compute every step).
+    torch.manual_seed(0)
+    gru = nn.GRU(3, 6)
+    x = torch.randn(8, 4, 3)  # time-major
+    lengths = torch.tensor([8, 5, 5, 2])
+    parameters = [gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0]
+    with torch.no_grad():
+        compiled = GRULayerFunction.apply(x, *parameters, lengths)
+        sk_mtgru._gru.native_loops, loaded = (lambda: None), _native.native_loops
+        try:
+            python = GRULayerFunction.apply(x, *parameters, lengths)
+        finally:
+            sk_mtgru._gru.native_loops = loaded
+    for b, length in enumerate(lengths.tolist()):
+        torch.testing.assert_close(compiled[:length, b], python[:length, b])
+        past = compiled[length:, b]
+        assert torch.equal(past, compiled[length - 1, b].expand_as(past))
+        if length < 8:
+            assert not torch.allclose(python[length:, b], past)
+    # and backwards, an output past the end is the last real state's
+    past_end = GRULayerFunction.apply(x, *parameters, lengths)[5:, 2].sum()
+    at_end = 3 * GRULayerFunction.apply(x, *parameters, lengths)[4, 2].sum()
+    for a, b in zip(
+        torch.autograd.grad(past_end, parameters),
+        torch.autograd.grad(at_end, parameters),
+    ):
+        torch.testing.assert_close(a, b)
 
 
 @compiled

@@ -15,12 +15,21 @@
  *   n       T x B x H   the candidate states
  *   w       3H x H      nn.GRU's weight_hh (r, z, n)
  *   grads   T x B x 4H  dL/d(a, pre_r, pre_z, g): a is n's pre-activation
+ *   grad_w  (H+1) x 3H  += sum over steps of states[t]^T grads[t][:, r, z, g]:
+ *                       weight_hh's gradient transposed, bias_hh's in its last
+ *                       row; each step's part is added while it is in the cache
  *   grad_h  T x B x H   dL/dh_t along every path; grad_h[T-1] preset
  *   grad_output T x B x H
+ *   lengths B   each sequence's steps, longest first (NULL: all have T). Step t
+ *               computes only the sequences still running -- a prefix of the
+ *               batch, so its product is one smaller sgemm; a finished
+ *               sequence's state is carried over unchanged (its parameters get
+ *               no gradient there)
  * Compiled with -ffast-math: exp is vectorised; tanh(a) is 2 sigmoid(2a) - 1.
  */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef void (*sgemm_t)(const char *, const char *, const int *, const int *,
                         const int *, const float *, const float *, const int *,
@@ -30,7 +39,7 @@ static sgemm_t sgemm = 0;
 
 void sk_mtgru_set_sgemm(void *f) { sgemm = (sgemm_t)f; }
 
-int sk_mtgru_abi(void) { return 1; }
+int sk_mtgru_abi(void) { return 2; }
 
 /* Clamped: with -ffast-math the compiler may assume exp never overflows to inf;
    beyond +-80 the sigmoid is 0 or 1 in float32 anyway. */
@@ -39,17 +48,31 @@ static inline float sigmoid(float x) {
   return 1.0f / (1.0f + expf(-x));
 }
 
-void sk_mtgru_gru_forward(int T, int B, int H, float *gates, const float *gi_n,
-                          float *states, float *n, const float *w) {
+/* How many of the sequences (longest first) are still running at step t. */
+static inline int running(int t, const int64_t *lengths, int active) {
+  if (!lengths) return active;
+  while (active > 0 && lengths[active - 1] <= t) --active;
+  return active;
+}
+
+void sk_mtgru_gru_forward(int T, int B, int H, const int64_t *lengths,
+                          float *gates, const float *gi_n, float *states, float *n,
+                          const float *w) {
   const float one = 1.0f;
-  const int m = 3 * H, k = H, ldb = H + 1, ldc = 3 * H, nb = B;
+  const int m = 3 * H, k = H, ldb = H + 1, ldc = 3 * H;
+  int nb = B;
   for (int t = 0; t < T; ++t) {
     float *g = gates + (int64_t)t * B * 3 * H;
     const float *h = states + (int64_t)t * B * (H + 1);
     float *h_next = states + (int64_t)(t + 1) * B * (H + 1);
+    nb = running(t, lengths, nb);
+    for (int b = nb; b < B; ++b) /* finished: the state stays */
+      memcpy(h_next + (int64_t)b * (H + 1), h + (int64_t)b * (H + 1),
+             sizeof(float) * H);
+    if (nb == 0) continue;
     /* gates[t] += h_t W_hh^T (column-major: W_hh^T is w read transposed) */
     sgemm("T", "N", &m, &nb, &k, &one, w, &k, h, &ldb, &one, g, &ldc);
-    for (int b = 0; b < B; ++b) {
+    for (int b = 0; b < nb; ++b) {
       float *restrict gb = g + (int64_t)b * 3 * H;
       const float *restrict hb = h + (int64_t)b * (H + 1);
       float *restrict hn = h_next + (int64_t)b * (H + 1);
@@ -67,14 +90,19 @@ void sk_mtgru_gru_forward(int T, int B, int H, float *gates, const float *gi_n,
   }
 }
 
-void sk_mtgru_gru_backward(int T, int B, int H, float *grads, float *grad_h,
+void sk_mtgru_gru_backward(int T, int B, int H, const int64_t *lengths,
+                           float *grads, float *grad_w, float *grad_h,
                            const float *grad_output, const float *gates,
                            const float *states, const float *n, const float *w) {
   const float one = 1.0f;
-  const int m = H, k = 3 * H, ldb = 4 * H, ldc = H, nb = B;
+  const int m = H, k = 3 * H, ldb = 4 * H, ldc = H;
+  const int m_w = 3 * H, n_w = H + 1, ld_s = H + 1;
   for (int t = T - 1; t >= 0; --t) {
     float *gt = grads + (int64_t)t * B * 4 * H;
-    for (int b = 0; b < B; ++b) {
+    const int nb = running(t, lengths, B);
+    /* past a sequence's end nothing depends on its parameters */
+    memset(gt + (int64_t)nb * 4 * H, 0, sizeof(float) * 4 * H * (B - nb));
+    for (int b = 0; b < nb; ++b) {
       const float *restrict gh = grad_h + ((int64_t)t * B + b) * H;
       const float *restrict gb = gates + ((int64_t)t * B + b) * 3 * H;
       const float *restrict nb_ = n + ((int64_t)t * B + b) * H;
@@ -94,6 +122,10 @@ void sk_mtgru_gru_backward(int T, int B, int H, float *grads, float *grad_h,
         out_g[j] = d_g;
       }
     }
+    /* grad_w += states[t]^T grads[t] (column-major: grads[t]^T states[t]) */
+    if (nb > 0)
+      sgemm("N", "T", &m_w, &n_w, &nb, &one, gt + H, &ldb,
+            states + (int64_t)t * B * (H + 1), &ld_s, &one, grad_w, &m_w);
     if (t == 0) break;
     float *prev = grad_h + (int64_t)(t - 1) * B * H;
     for (int b = 0; b < B; ++b) {
@@ -101,9 +133,13 @@ void sk_mtgru_gru_backward(int T, int B, int H, float *grads, float *grad_h,
       const float *restrict o = grad_output + ((int64_t)(t - 1) * B + b) * H;
       const float *restrict gh = grad_h + ((int64_t)t * B + b) * H;
       const float *restrict z = gates + ((int64_t)t * B + b) * 3 * H + H;
-      for (int j = 0; j < H; ++j) p[j] = o[j] + gh[j] * z[j];
+      if (b < nb)
+        for (int j = 0; j < H; ++j) p[j] = o[j] + gh[j] * z[j];
+      else /* past the end the state is carried over unchanged */
+        for (int j = 0; j < H; ++j) p[j] = o[j] + gh[j];
     }
     /* grad_h[t-1] += grads[t][:, r, z, g] W_hh */
-    sgemm("N", "N", &m, &nb, &k, &one, w, &m, gt + H, &ldb, &one, prev, &ldc);
+    if (nb > 0)
+      sgemm("N", "N", &m, &nb, &k, &one, w, &m, gt + H, &ldb, &one, prev, &ldc);
   }
 }
