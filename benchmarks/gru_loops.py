@@ -83,9 +83,23 @@ def kernels(native: str) -> dict:
 
 
 def fit(native: str, cache: str | None = None) -> dict:
-    """The standard case's 4-epoch fit: epochs, and the whole fit's wall time."""
+    """The standard case's 4-epoch fit: epochs, the whole fit's wall time, and the
+    GRU layer's forward and backward passes per batch (ms, medians)."""
     _route(native, cache)
     speed._setup()
+    from sk_mtgru._gru import GRULayerFunction
+
+    sections: dict[str, list[float]] = {"forward": [], "backward": []}
+    for name in sections:
+        original = getattr(GRULayerFunction, name)
+
+        def timed(ctx, *args, _original=original, _name=name):
+            start = time.perf_counter()
+            result = _original(ctx, *args)
+            sections[_name].append(1e3 * (time.perf_counter() - start))
+            return result
+
+        setattr(GRULayerFunction, name, staticmethod(timed))
     X, Y = speed._data("standard")
     n_train = int(0.8 * len(X))
     start = time.perf_counter()
@@ -94,6 +108,7 @@ def fit(native: str, cache: str | None = None) -> dict:
     return {
         "epochs": list(clf.history_[:, "dur"]),
         "total_s": time.perf_counter() - start,
+        **{name: statistics.median(ms) for name, ms in sections.items() if ms},
     }
 
 
@@ -227,13 +242,20 @@ def main(repeats: int) -> None:
 
     rest = [run(without_gru) for _ in range(repeats)]
     rest_epoch = speed._median_epoch(rest)
-    compiled_epoch = speed._median_epoch(fits["compiled loops"])
+    batches = 3200 / speed.BATCH
     print(
         f"  without the GRU (a stand-in){rest_epoch:>7.3f}: the rest of the "
-        f"training step; the GRU {compiled_epoch - rest_epoch:.3f} s of the "
-        f"compiled route's {compiled_epoch:.3f} "
-        f"({(compiled_epoch - rest_epoch) / (3200 / speed.BATCH) * 1e3:.1f} ms a batch)"
+        f"training step, {rest_epoch / batches * 1e3:.1f} ms a batch"
     )
+    print("  per batch, the GRU layer's passes inside the fit (ms):")
+    for name in ROUTES:
+        epoch = speed._median_epoch(fits[name])
+        forward = median(r["forward"] for r in fits[name])
+        backward = median(r["backward"] for r in fits[name])
+        print(
+            f"    {name}: forward {forward:.2f}, backward {backward:.2f}, of "
+            f"{epoch / batches * 1e3:.1f} a batch"
+        )
 
     lengths = {(name, b): [] for name in ROUTES for b in (False, True)}
     for _ in range(repeats):
