@@ -269,6 +269,15 @@ def _reversed_index(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
     return torch.where(steps < lengths[None, :], lengths[None, :] - 1 - steps, steps)
 
 
+def _reverse(
+    steps: torch.Tensor, rows: torch.Tensor | None, columns: torch.Tensor
+) -> torch.Tensor:
+    """Each sequence of time-major ``steps`` read backwards: by ``rows`` (see
+    :func:`_reversed_index`) when lengths differ, else a flip, whose gradient is a
+    flip too rather than a scatter."""
+    return torch.flip(steps, [0]) if rows is None else steps[rows, columns]
+
+
 def _run_sk_mtgru(
     gru: nn.GRU, x: torch.Tensor, lengths: torch.Tensor, ragged: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -286,18 +295,14 @@ def _run_sk_mtgru(
     batch, max_length = x.shape[0], x.shape[1]
     columns = torch.arange(batch, device=x.device)[None, :]
     if gru.bidirectional:
-        rows = (
-            _reversed_index(lengths, max_length).to(x.device)
-            if ragged
-            else torch.arange(max_length - 1, -1, -1, device=x.device)[:, None]
-        )
+        rows = _reversed_index(lengths, max_length).to(x.device) if ragged else None
     ends = (lengths - 1).to(x.device)
     layer_input = x.transpose(0, 1).contiguous()  # (length, batch, features)
     for layer in range(gru.num_layers):
         outputs, finals = [], []
         for direction in range(2 if gru.bidirectional else 1):
             suffix = f"_l{layer}" + ("_reverse" if direction else "")
-            inputs = layer_input[rows, columns] if direction else layer_input
+            inputs = _reverse(layer_input, rows, columns) if direction else layer_input
             output = GRULayerFunction.apply(
                 inputs,
                 getattr(gru, f"weight_ih{suffix}"),
@@ -307,7 +312,7 @@ def _run_sk_mtgru(
                 running,
             )
             finals.append(output[ends, columns[0]])
-            outputs.append(output[rows, columns] if direction else output)
+            outputs.append(_reverse(output, rows, columns) if direction else output)
         layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
         if layer < gru.num_layers - 1 and gru.dropout and gru.training:
             layer_input = F.dropout(layer_input, gru.dropout, training=True)
