@@ -202,7 +202,7 @@ def test_compiled_loops_equal_torchs_gru_in_float32(bidirectional, lengths, feat
 
 
 @compiled
-def test_compiled_loops_stop_each_sequence_at_its_end():
+def test_compiled_loops_stop_each_sequence_at_its_end(monkeypatch):
     # Given the lengths (longest first), the steps past a sequence's end are not
     # computed: its state stays the last real one, and the other sequences'
     # states are the Python loops' (which compute every step).
@@ -213,11 +213,9 @@ def test_compiled_loops_stop_each_sequence_at_its_end():
     parameters = [gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0]
     with torch.no_grad():
         compiled = GRULayerFunction.apply(x, *parameters, lengths)
-        sk_mtgru._gru.native_loops, loaded = (lambda: None), _native.native_loops
-        try:
+        with monkeypatch.context() as patch:
+            patch.setattr(sk_mtgru._gru, "native_loops", lambda: None)
             python = GRULayerFunction.apply(x, *parameters, lengths)
-        finally:
-            sk_mtgru._gru.native_loops = loaded
     for b, length in enumerate(lengths.tolist()):
         torch.testing.assert_close(compiled[:length, b], python[:length, b])
         past = compiled[length:, b]
