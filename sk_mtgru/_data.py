@@ -293,12 +293,13 @@ class BatchIterator:
         if not self.shuffle:
             return list(index.split(self.batch_size))
         index = index[torch.randperm(len(index))]
+        lengths = self.dataset.lengths
+        chosen = lengths[index]
+        if bool((chosen == chosen[:1]).all()):
+            return list(index.split(self.batch_size))  # nothing to sort or bucket
         batches = (
             self._buckets(index) if self.bucketing else index.split(self.batch_size)
         )
-        lengths = self.dataset.lengths
-        if bool((lengths == lengths[0]).all()):
-            return list(batches)
         return [
             batch[torch.argsort(lengths[batch], descending=True, stable=True)]
             for batch in batches
@@ -306,9 +307,6 @@ class BatchIterator:
 
     def _buckets(self, index: torch.Tensor) -> list[torch.Tensor]:
         """The shuffled ``index`` in batches of similar lengths, in random order."""
-        lengths = self.dataset.lengths[index]
-        if bool((lengths == lengths[0]).all()):
-            return list(index.split(self.batch_size))
         batches = []
         for pool in index.split(self.batch_size * self.BUCKET_POOL):
             order = torch.argsort(self.dataset.lengths[pool], stable=True)
