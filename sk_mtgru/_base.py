@@ -10,6 +10,7 @@ the hooks listed in the class's docstring -- as scikit-learn's
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import warnings
@@ -279,7 +280,9 @@ class BaseMultiTaskGRU(BaseEstimator):
         -----
         ConvergenceWarning
             When ``max_iter`` epochs ran and the last ``n_iter_no_change`` of them
-            still lowered the loss by more than 5 % of the whole fit's decrease.
+            still lowered the loss by more than 5 % of the whole fit's decrease, or
+            when ``max_iter`` is no more than ``n_iter_no_change`` (too few epochs
+            for the stopping rule to judge).
         UserWarning
             When every sequence has fewer time steps than features per step: the
             sign of an aeon or sktime array passed without transposing.
@@ -287,7 +290,9 @@ class BaseMultiTaskGRU(BaseEstimator):
         Notes
         -----
         A ``KeyboardInterrupt`` during ``fit`` stops training and leaves a usable
-        model with the epochs completed so far, as in skorch.
+        model, as in skorch; ``n_iter_`` and ``history_`` count the epochs
+        completed. With ``warm_start=True``, a fit that fails in any other way
+        leaves the model exactly as it was before the call.
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
@@ -386,47 +391,80 @@ class BaseMultiTaskGRU(BaseEstimator):
         continuing: bool,
     ) -> tuple[MultiTaskNet, int]:
         """Train a new net, or continue the fitted one; return it and the number
-        of epochs it had before."""
+        of epochs it had before.
+
+        A continued fit is a transaction: ``partial_fit`` trains the fitted net,
+        a warm start a new one from its weights and a copy of its history, and if
+        either fails (divergence, an interrupt, any error) the fitted net -- its
+        weights, optimizer, history and callbacks -- is as it was before the call.
+        """
         epochs_before = len(self.net_.history) if continuing else 0
         # Continued training draws new shuffles: the seed moves with the epochs.
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
         seed = (seed + epochs_before) % np.iinfo(np.int32).max
-        with _seeded_torch(seed, device):
-            if incremental and continuing:
-                net = self.net_
-                net.set_task_weights(task_weights)
-                net.module_.gru_kernel = self.gru_kernel
-                for group in net.optimizer_.param_groups:
-                    group["lr"] = self.learning_rate_init
-            else:
-                net = self._build_net(
-                    n_features=n_features,
-                    n_outputs=self._n_outputs(encoding),
-                    task_names=task_names,
-                    task_weights=task_weights,
-                    device=device,
-                    seed=seed,
-                    validation=self.early_stopping and not incremental,
-                    n_samples=None if incremental else len(dataset),
-                    **self._net_targets(encoding),
-                )
-                net.initialize()
-                if continuing:
-                    net.module_.load_state_dict(self.net_.module_.state_dict())
-                    net.history = self.net_.history
-            try:
-                net.partial_fit(dataset, epochs=1 if incremental else self.max_iter)
-            except TrainingDivergedError as exc:
-                self._restore_before_divergence(net, exc)
-            else:
-                if not incremental:
-                    self._warn_if_not_converged(net, epochs_before)
-            finally:
-                if isinstance(net, AcceleratedMultiTaskNet):
-                    net.unwrap()  # after every callback's on_train_end
+        before = copy.deepcopy(self.net_) if incremental and continuing else None
+        try:
+            with _seeded_torch(seed, device):
+                if incremental and continuing:
+                    net = self.net_
+                    net.set_task_weights(task_weights)
+                    net.module_.gru_kernel = self.gru_kernel
+                    for group in net.optimizer_.param_groups:
+                        group["lr"] = self.learning_rate_init
+                else:
+                    net = self._build_net(
+                        n_features=n_features,
+                        n_outputs=self._n_outputs(encoding),
+                        task_names=task_names,
+                        task_weights=task_weights,
+                        device=device,
+                        seed=seed,
+                        validation=self.early_stopping and not incremental,
+                        n_samples=None if incremental else len(dataset),
+                        **self._net_targets(encoding),
+                    )
+                    net.initialize()
+                    if continuing:
+                        net.module_.load_state_dict(self.net_.module_.state_dict())
+                        net.history = copy.deepcopy(self.net_.history)
+                self._run_epochs(net, dataset, incremental, epochs_before)
+        except BaseException:
+            if before is not None:
+                self.net_, self.history_ = before, before.history
+            raise
         return net, epochs_before
+
+    def _run_epochs(
+        self, net: MultiTaskNet, dataset: Any, incremental: bool, epochs_before: int
+    ) -> None:
+        """One epoch (``partial_fit``) or up to ``max_iter``; then the divergence,
+        interrupt and convergence rules."""
+        try:
+            net.partial_fit(dataset, epochs=1 if incremental else self.max_iter)
+        except TrainingDivergedError as exc:
+            self._restore_before_divergence(net, exc)
+        else:
+            if net.interrupted_:
+                if incremental:  # its one epoch did not finish: nothing to keep
+                    raise KeyboardInterrupt
+                # fit keeps what it trained, as skorch does; the epoch it stopped
+                # in did not finish and is not counted
+                if net.history and not self._epoch_completed(net.history[-1]):
+                    del net.history[-1]
+            elif not incremental:
+                self._warn_if_not_converged(net, epochs_before)
+        finally:
+            if isinstance(net, AcceleratedMultiTaskNet):
+                net.unwrap()  # after every callback's on_train_end
+
+    def _epoch_completed(self, epoch: dict[str, Any]) -> bool:
+        """Whether an epoch of the history ran to its end: its objective (and
+        validation loss, with early stopping) were recorded."""
+        return "train_objective" in epoch and (
+            not self.early_stopping or "valid_loss" in epoch
+        )
 
     def _check_accelerated(self, incremental: bool, continuing: bool) -> None:
         """Raise for what does not combine with ``accelerator``."""
@@ -460,28 +498,36 @@ class BaseMultiTaskGRU(BaseEstimator):
         losses = [
             loss for loss in net.history[epochs_before:, monitor] if loss is not None
         ]
-        if len(losses) <= self.n_iter_no_change:
-            before, recent = losses[:1], losses[1:]
-        else:
-            before = losses[: -self.n_iter_no_change]
-            recent = losses[-self.n_iter_no_change :]
-        # Still falling: the last epochs lowered the loss by more than tol and by
-        # more than a small share of what the whole fit lowered it (the noise of
-        # a converged fit's epoch losses is not progress).
-        if not recent:
+        if not losses:
             return
-        gained = min(before) - min(recent)
-        if gained <= max(self.tol, _STILL_FALLING * (losses[0] - min(before))):
+        which = "validation" if self.early_stopping else "training"
+        window = min(self.n_iter_no_change, len(losses) - 1)
+        before, recent = losses[: len(losses) - window], losses[len(losses) - window :]
+        # Still falling: the last epochs lowered the loss by more than tol and by
+        # more than a small share of what the whole fit lowered it (the noise of a
+        # converged fit's epoch losses is not progress).
+        gained = min(before) - min(recent) if recent else 0.0
+        if gained > max(self.tol, _STILL_FALLING * (losses[0] - min(before))):
+            message = (
+                f"ran max_iter={self.max_iter} epochs and the {which} loss was still "
+                f"falling (from {min(before):.4g} to {min(recent):.4g} in the last "
+                f"{len(recent)} epochs)"
+            )
+        elif len(losses) <= self.n_iter_no_change:
+            # Too few epochs for the stopping rule to see the loss stop falling:
+            # it could not have ended the fit (MLPClassifier(max_iter=1) warns too).
+            message = (
+                f"ran max_iter={self.max_iter} epochs, no more than the "
+                f"n_iter_no_change={self.n_iter_no_change} its stopping rule needs "
+                f"to see the {which} loss stop falling"
+            )
+        else:
             return
         warnings.warn(
-            f"{type(self).__name__} ran max_iter={self.max_iter} epochs and the "
-            f"{'validation' if self.early_stopping else 'training'} loss was still "
-            f"falling (from {min(before):.4g} "
-            f"to {min(recent):.4g} in the last {len(recent)} epochs): the model may "
-            "not have converged. Raise max_iter, or learning_rate_init if the loss "
-            "falls slowly.",
+            f"{type(self).__name__} {message}: the model may not have converged. "
+            "Raise max_iter, or learning_rate_init if the loss falls slowly.",
             ConvergenceWarning,
-            stacklevel=5,  # the user's call of fit (fit, _fit, _train, here)
+            stacklevel=6,  # the user's call (fit, _fit, _train, _run_epochs, here)
         )
 
     @staticmethod
@@ -500,7 +546,7 @@ class BaseMultiTaskGRU(BaseEstimator):
             "validation loss, were restored. Lowering learning_rate_init or scaling "
             "the features may let it train longer.",
             ConvergenceWarning,
-            stacklevel=5,  # the user's call of fit
+            stacklevel=6,  # the user's call of fit (fit, _fit, _train, _run_epochs)
         )
 
     def _resolve_device(self) -> torch.device:

@@ -82,6 +82,8 @@ class ClassificationTargetsMixin:
         between calls. The tasks and their classes are fixed by the first call,
         from ``classes`` when given, else from that call's ``y``. ``max_iter`` and
         ``early_stopping`` do not apply.
+        A call that fails -- it diverges, raises or is interrupted -- leaves
+        the model exactly as it was before it.
 
         Parameters
         ----------

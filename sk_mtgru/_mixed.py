@@ -455,6 +455,8 @@ net_
         state between calls. The tasks, their kinds, the classification tasks'
         classes and the regression tasks' standardisation are fixed by the first
         call, from its ``y``: a later label unseen then is an error.
+        A call that fails -- it diverges, raises or is interrupted -- leaves
+        the model exactly as it was before it.
 
         Parameters
         ----------

@@ -157,9 +157,7 @@ def _distrust(path: Path) -> str | None:
     if info.st_uid != os.geteuid():
         return f"it is owned by user id {info.st_uid}, not by you ({os.geteuid()})"
     if info.st_mode & 0o022:
-        return (
-            f"group or others can write it (mode {stat.S_IMODE(info.st_mode):04o})"
-        )
+        return f"group or others can write it (mode {stat.S_IMODE(info.st_mode):04o})"
     return None
 
 

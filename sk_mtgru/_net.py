@@ -147,6 +147,16 @@ class MultiTaskNet(NeuralNet):
             )
         return self
 
+    def fit_loop(self, X: Any, y: Any = None, epochs: Any = None, **fit_params: Any):
+        """skorch's loop; notes in ``interrupted_`` whether a ``KeyboardInterrupt``
+        ended it (skorch's ``partial_fit`` swallows the interrupt)."""
+        self.interrupted_ = False
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            self.interrupted_ = True
+            raise
+
     def on_epoch_begin(self, net: NeuralNet, **kwargs: Any) -> None:
         super().on_epoch_begin(net, **kwargs)
         self._batches_this_epoch = {"train": 0, "valid": 0}

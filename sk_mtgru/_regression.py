@@ -143,6 +143,8 @@ class RegressionTargetsMixin:
         call makes one pass over the given sequences and keeps the optimizer's
         state between calls. The targets and their standardisation are fixed by
         the first call. ``max_iter`` and ``early_stopping`` do not apply.
+        A call that fails -- it diverges, raises or is interrupted -- leaves
+        the model exactly as it was before it.
 
         Parameters
         ----------

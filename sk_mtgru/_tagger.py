@@ -316,6 +316,8 @@ accelerator, random_state, verbose, warm_start
         (from ``classes`` when given) and the regression tasks' standardisation
         are fixed by the first call. ``max_iter`` and ``early_stopping`` do not
         apply.
+        A call that fails -- it diverges, raises or is interrupted -- leaves
+        the model exactly as it was before it.
 
         Parameters
         ----------

@@ -95,9 +95,30 @@ def test_keyboard_interrupt_during_fit_leaves_a_usable_model(dense_data, monkeyp
 
     monkeypatch.setattr(MultiTaskNet, "train_step", interrupted_train_step)
     clf = small_classifier(max_iter=10).fit(X, Y)
-    assert clf.n_iter_ == 3  # two complete epochs and the interrupted one
+    assert clf.n_iter_ == 2  # two complete epochs; the interrupted one not counted
+    assert len(clf.history_) == 2
     assert clf.predict(X).shape == Y.shape
     assert all(np.all(np.isfinite(p)) for p in clf.predict_proba(X))
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_an_interrupt_in_the_only_epoch_counts_no_epoch(
+    dense_data, monkeypatch, early_stopping
+):
+    X, Y = dense_data
+    train_step = MultiTaskNet.train_step
+    calls = {"n": 0}
+
+    def interrupted_train_step(self, batch, **fit_params):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return train_step(self, batch, **fit_params)
+
+    monkeypatch.setattr(MultiTaskNet, "train_step", interrupted_train_step)
+    clf = small_classifier(max_iter=1, early_stopping=early_stopping).fit(X, Y)
+    assert clf.n_iter_ == 0 and len(clf.history_) == 0
+    assert clf.predict(X).shape == Y.shape
 
 
 def test_four_threads_predicting_at_once_agree_with_one(ragged_data):

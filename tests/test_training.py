@@ -110,6 +110,20 @@ def test_a_loss_still_falling_at_max_iter_is_a_convergence_warning(learnable_dat
     assert seen[0].filename == __file__
 
 
+@pytest.mark.parametrize("max_iter", [1, 3])
+def test_a_fit_too_short_for_the_stopping_rule_warns(dense_data, max_iter):
+    # With fewer epochs than n_iter_no_change the rule cannot see the loss stop
+    # falling, whatever the loss did (as MLPClassifier(max_iter=1) warns).
+    X, Y = dense_data
+    clf = small_classifier(max_iter=max_iter, n_iter_no_change=5, tol=1e9)
+    with pytest.warns(ConvergenceWarning, match="no more than the n_iter_no_change=5"):
+        clf.fit(X, Y)
+    clf.set_params(max_iter=6)  # more epochs than the window: the rule could judge
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.fit(X, Y)
+
+
 def test_a_converged_fit_does_not_warn():
     X, Y = make_multitask_sequences(
         120, n_tasks=2, length=8, noise=0.05, random_state=0
@@ -129,6 +143,7 @@ def test_sequences_shorter_than_their_features_warn_of_a_transposed_array():
         small_classifier(max_iter=1).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)  # one epoch, on purpose
         small_classifier(max_iter=1).fit(X.transpose(0, 2, 1), y)
 
 
