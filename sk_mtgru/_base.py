@@ -30,7 +30,12 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
 
 from ._accelerate import AcceleratedMultiTaskNet, AverageAcrossProcesses, quiet
-from ._data import BatchIterator, SequenceDataset, pad_sequences
+from ._data import (
+    BatchIterator,
+    SequenceDataset,
+    check_finite_outputs,
+    pad_sequences,
+)
 from ._gru import GRU_KERNELS
 from ._module import SHARINGS, SUMMARIES, MultiTaskGRU
 from ._net import (
@@ -868,20 +873,7 @@ class BaseMultiTaskGRU(BaseEstimator):
                 for part in outputs
             ]
         logits = tuple(torch.cat(parts) for parts in zip(*outputs))
-        # One sum over every logit is finite unless one is not (or they are huge):
-        # a cheap test first, the per-sequence one only when it fails.
-        if not math.isfinite(sum(float(t.sum()) for t in logits)):
-            finite = torch.stack(
-                [torch.isfinite(t).flatten(1).all(dim=1) for t in logits]
-            ).all(dim=0)
-            if not bool(finite.all()):
-                bad = torch.nonzero(~finite).flatten()[:5].tolist()
-                raise ValueError(
-                    f"The network's outputs for sequence(s) {bad} are not finite: "
-                    "their values are too large for it (for instance far outside the "
-                    "range seen at fit). Scale X as at fit, e.g. with the "
-                    "SequenceScaler of the pipeline."
-                )
+        check_finite_outputs(logits)
         return logits, lengths
 
     def save(self, path: Any) -> None:

@@ -66,18 +66,47 @@ LazySequences
         return X, X.lengths
     if isinstance(X, np.ndarray):
         lengths = np.full(X.shape[0], X.shape[1], dtype=np.int64)
-        if X.dtype.itemsize > np.dtype(dtype).itemsize and not _fits(X, dtype):
-            raise _too_large(dtype)
+        check_fits(X, dtype)
         return X, lengths
     lengths = np.array([len(seq) for seq in X], dtype=np.int64)
     values: np.ndarray = np.zeros(
         (len(X), int(lengths.max()), X[0].shape[1]), dtype=dtype
     )
     for i, seq in enumerate(X):
-        if seq.dtype.itemsize > np.dtype(dtype).itemsize and not _fits(seq, dtype):
-            raise _too_large(dtype)
+        check_fits(seq, dtype)
         values[i, : len(seq)] = seq
     return values, lengths
+
+
+def check_finite_outputs(logits: tuple[torch.Tensor, ...]) -> None:
+    """Raise a ValueError naming the sequences whose outputs are not finite.
+
+    Parameters
+    ----------
+    logits : tuple of Tensor of shape (n_sequences, ...)
+        Each task's head outputs.
+    """
+    # One sum over every logit is finite unless one is not (or they are huge): a
+    # cheap test first, the per-sequence one only when it fails.
+    if math.isfinite(sum(float(t.sum()) for t in logits)):
+        return
+    finite = torch.stack([torch.isfinite(t).flatten(1).all(dim=1) for t in logits]).all(
+        dim=0
+    )
+    if not bool(finite.all()):
+        bad = torch.nonzero(~finite).flatten()[:5].tolist()
+        raise ValueError(
+            f"The network's outputs for sequence(s) {bad} are not finite: their "
+            "values are too large for it (for instance far outside the range seen "
+            "at fit). Scale X as at fit, e.g. with the SequenceScaler of the "
+            "pipeline."
+        )
+
+
+def check_fits(values: np.ndarray, dtype: type = np.float32) -> None:
+    """Raise a ValueError when ``values`` (finite) are too large for ``dtype``."""
+    if values.dtype.itemsize > np.dtype(dtype).itemsize and not _fits(values, dtype):
+        raise _too_large(dtype)
 
 
 def _too_large(dtype: type) -> ValueError:

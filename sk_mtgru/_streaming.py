@@ -19,12 +19,15 @@ for the current prediction alone -- so every prediction is the one offline
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+
+from ._data import check_finite_outputs, check_fits
 
 __all__ = ["StreamingPredictor"]
 
@@ -76,6 +79,18 @@ class StreamingPredictor:
     ----------
     n_steps_seen_ : int
         Steps received since the start (or the last :meth:`reset`).
+
+    Notes
+    -----
+    A chunk is checked as ``predict`` checks a sequence: finite numbers, within
+    float32's range once scaled; a chunk the network cannot read (its outputs
+    would not be finite) raises a ``ValueError``, and the predictor stays as it
+    was before that chunk, so the next chunk continues from the last good state.
+
+    One predictor follows one sequence, and is safe to share between threads: a
+    lock makes each call whole, so no step is lost. The order in which chunks from
+    several threads arrive is theirs to set; for several sequences at once, use
+    one predictor per sequence.
 
     Raises
     ------
@@ -131,6 +146,7 @@ class StreamingPredictor:
             )
         module.eval()  # no dropout between the GRU's layers
         self._module = module
+        self._lock = threading.RLock()
         self.reset()
 
     # ------------------------------------------------------------------ public
@@ -141,12 +157,13 @@ class StreamingPredictor:
         -------
         self : StreamingPredictor
         """
-        self.n_steps_seen_ = 0
-        self._pending = np.empty((0, self.estimator.n_features_in_), np.float32)
-        self._start = 0  # the first step kept for the front end
-        self._state = _State()
-        self._statistics: tuple[Any, ...] | None = None
-        self._logits: tuple[torch.Tensor, ...] | None = None
+        with self._lock:
+            self.n_steps_seen_ = 0
+            self._pending = np.empty((0, self.estimator.n_features_in_), np.float32)
+            self._start = 0  # the first step kept for the front end
+            self._state = _State()
+            self._statistics: tuple[Any, ...] | None = None
+            self._logits: tuple[torch.Tensor, ...] | None = None
         return self
 
     def update(self, chunk: Any) -> Any:
@@ -167,13 +184,35 @@ class StreamingPredictor:
             for a batch of that one sequence (one row).
         """
         steps = self._check_chunk(chunk)
-        if self._tagger:
-            self._logits = self._tag(steps)
-            self.n_steps_seen_ += len(steps)
-            return self._decode(self.estimator.predict)
-        if len(steps):
-            self._read(steps)
-        return self.predict()
+        with self._lock:
+            # Everything a chunk changes, restored if the network cannot read it.
+            kept = (
+                self.n_steps_seen_,
+                self._pending,
+                self._start,
+                self._state,
+                self._statistics,
+                self._logits,
+            )
+            try:
+                if self._tagger:
+                    self._logits = self._tag(steps)
+                    self.n_steps_seen_ += len(steps)
+                elif len(steps):
+                    self._read(steps)
+                if self._logits is not None:
+                    check_finite_outputs(self._logits)
+            except BaseException:
+                (
+                    self.n_steps_seen_,
+                    self._pending,
+                    self._start,
+                    self._state,
+                    self._statistics,
+                    self._logits,
+                ) = kept
+                raise
+            return self.predict()
 
     def predict(self) -> Any:
         """The prediction after the steps read so far (the tagger: those of the
@@ -217,15 +256,18 @@ class StreamingPredictor:
         for scaler in self._scalers:
             if len(steps):
                 steps = scaler.transform([steps])[0]
+        check_fits(np.asarray(steps, dtype=np.float64))  # as predict checks X
         return steps.astype(np.float32)  # a copy: the caller's array stays as is
 
     def _decode(self, method: Any) -> Any:
-        if self._logits is None:
+        with self._lock:
+            logits = self._logits
+        if logits is None:
             raise ValueError(
                 "No steps have arrived yet: call update with the first chunk."
             )
-        n = self._logits[0].shape[1] if self._tagger else 1
-        result = method(_Computed(self._logits, np.array([n])))
+        n = logits[0].shape[1] if self._tagger else 1
+        result = method(_Computed(logits, np.array([n])))
         if self._tagger:
             if isinstance(result, dict):
                 return {name: value[0] for name, value in result.items()}
@@ -425,5 +467,10 @@ def _statistics_tensor(merged: tuple[Any, ...]) -> torch.Tensor:
     """:func:`~sk_mtgru._frontend.input_statistics` of the steps merged so far."""
     n, mean, squares, low, high = merged
     std = (squares / n).clamp_min(0).sqrt()
+    # predict sums the steps and the squared deviations in float32: where those
+    # sums overflow, its statistics are infinite and its outputs refused; so are
+    # the stream's, though its float64 sums would not overflow.
+    mean = torch.where(torch.isfinite((mean * n).float()), mean, torch.inf)
+    std = torch.where(torch.isfinite(squares.float()), std, torch.inf)
     length = torch.tensor([math.log(n)], dtype=torch.float64)
     return torch.cat([mean, std, low, high, length]).float()

@@ -1,6 +1,8 @@
 """Streaming prediction: any chunking of a sequence predicts as offline predict."""
 
 import functools
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -181,3 +183,67 @@ def test_models_that_look_ahead_are_refused_and_bad_chunks_explained():
         stream.update(np.array([["a", "b", "c"]]))
     stream.update(np.zeros((2, 3)))
     assert stream.reset().n_steps_seen_ == 0
+
+
+@pytest.mark.parametrize("value", [1e300, -1e39])
+def test_a_chunk_too_large_for_float32_is_refused_as_predict_refuses_it(value):
+    clf = _classifier("last, 2 layers, no front end")
+    stream = StreamingPredictor(clf)
+    chunk = np.full((3, N_FEATURES), value)
+    with pytest.raises(ValueError, match="too large for float32"):
+        clf.predict([chunk])
+    with pytest.raises(ValueError, match="too large for float32"):
+        stream.update(chunk)
+    assert stream.n_steps_seen_ == 0
+
+
+@pytest.mark.parametrize("name", ["defaults, scaled", "last, 2 layers, no front end"])
+def test_a_chunk_the_network_cannot_read_is_refused_and_the_stream_goes_on(name):
+    model = _classifier(name)
+    X = _recordings(seed=2, n=1)[0]
+    poisoned = np.full((2, N_FEATURES), 1e30)
+    with pytest.raises(ValueError, match="not finite"):
+        model.predict([np.concatenate([X[:4], poisoned])])
+    stream = StreamingPredictor(model)
+    stream.update(X[:4])
+    with pytest.raises(ValueError, match="not finite"):
+        stream.update(poisoned)
+    assert stream.n_steps_seen_ == 4
+    # the refused chunk left no trace: the rest predicts as the clean sequence
+    stream.update(X[4:])
+    for got, want in zip(stream.predict_proba(), model.predict_proba([X])):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["defaults, scaled", "tagger"])
+def test_two_threads_feeding_one_predictor_lose_no_step(name):
+    model = _tagger() if name == "tagger" else _classifier(name)
+    stream = StreamingPredictor(model)
+    step = _recordings(seed=3, n=1)[0][:1]  # every chunk the same step: any order
+    start = threading.Barrier(2)
+
+    def feed():
+        start.wait()
+        for _ in range(150):
+            stream.update(step)
+
+    threads = [threading.Thread(target=feed) for _ in range(2)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: races show at once
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert stream.n_steps_seen_ == 300
+    whole = np.repeat(step, 300, axis=0)
+    # every step reached the network: the probabilities are offline predict's
+    got, want = stream.predict_proba(), model.predict_proba([whole])
+    if name == "tagger":  # the state carried 299 steps: the last one tags as offline
+        got, want = got["task_0"], want["task_0"][0][-1:]
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    else:
+        for got_task, want_task in zip(got, want):
+            np.testing.assert_allclose(got_task, want_task, atol=1e-5)
