@@ -54,6 +54,21 @@ def _reversed_index(lengths: torch.Tensor, n_steps: int) -> torch.Tensor:
     return torch.where(flipped >= 0, flipped, steps)
 
 
+def _readable(
+    x: torch.Tensor, lengths: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Any inputs, made safe for the graph: each length clamped into ``[1,
+    steps]`` and one step of zeros after the batch (so that a batch of no steps
+    still runs, as one zero step). Returns ``x``, the lengths and the mask of the
+    real steps, through which the graph reads ``x`` (so that nothing in the
+    padding -- NaN or infinity included -- reaches an output)."""
+    steps = x.shape[1]
+    lengths = torch.minimum(lengths, torch.full_like(lengths, steps)).clamp(min=1)
+    x = torch.cat([x, x.new_zeros(x.shape[0], 1, x.shape[2])], dim=1)
+    mask = real_steps(lengths, x.shape[1])
+    return x, lengths, mask
+
+
 def _gather_steps(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``values[i, index[i, t]]`` for every sequence ``i`` and step ``t``."""
     return torch.gather(values, 1, index[:, :, None].expand(-1, -1, values.shape[2]))
@@ -168,8 +183,8 @@ class _ExportedSequenceModel(nn.Module):
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor
     ) -> tuple[torch.Tensor, ...]:
-        mask = real_steps(lengths, x.shape[1])  # (batch, steps, 1)
-        x = self.scaling(x) * mask
+        x, lengths, mask = _readable(x, lengths)  # mask: (batch, steps + 1, 1)
+        x = torch.where(mask, self.scaling(x), 0.0)
         statistics = None
         if self.input_statistics or self.sharing == "mmoe":
             statistics = input_statistics(x, lengths)
@@ -236,12 +251,14 @@ class _ExportedTagger(nn.Module):
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor
     ) -> tuple[torch.Tensor, ...]:
+        steps = x.shape[1]
+        x, lengths, mask = _readable(x, lengths)
         reverse = _reversed_index(lengths, x.shape[1])
-        output = self.scaling(x)
+        output = torch.where(mask, self.scaling(x), 0.0)
         per_layer = []
         for gru in self.grus:
             output = gru(output, reverse)
-            per_layer.append(output)
+            per_layer.append(output[:, :steps])  # without the added zero step
         return self.outputs(
             [head(per_layer[layer]) for head, layer in zip(self.heads, self.layers)]
         )
@@ -308,8 +325,14 @@ def to_onnx(model: Any, path: str | os.PathLike) -> None:
     Inputs, both with a free batch size and number of steps:
 
     - ``x``: float32 ``(batch, steps, n_features)``, each sequence padded at its
-      end with anything (zeros);
-    - ``lengths``: int64 ``(batch,)``, each sequence's real number of steps.
+      end with anything (zeros, NaN: padding never reaches an output);
+    - ``lengths``: int64 ``(batch,)``, each sequence's real number of steps,
+      ``1 <= length <= steps``.
+
+    The graph never fails nor returns NaN on lengths outside that range: it
+    clamps each into ``[1, steps]`` (a batch of 0 steps reads one step of zeros),
+    but the outputs of such rows are predictions of what it read, not of the
+    sequence meant: check the lengths before calling it.
 
     Outputs: ``proba_<task>``, float32 ``(batch, n_classes)`` (``(batch, steps,
     n_classes)`` for the tagger), or ``value_<task>``, float32 ``(batch,)``

@@ -213,3 +213,79 @@ def test_what_cannot_be_exported_says_why(tmp_path):
     unfitted = sk_mtgru.MultiTaskGRUTagger()
     with pytest.raises(Exception, match="not fitted"):
         sk_mtgru.to_onnx(unfitted, tmp_path / "m.onnx")
+
+
+# Graphs of each kind the probe broke: the defaults (convolutions, statistics),
+# 'last' without convolutions, and the bidirectional tagger.
+HOSTILE = {
+    "defaults": lambda: sk_mtgru.MultiTaskGRUClassifier(
+        hidden_size=6, conv_channels=4, max_iter=1, random_state=0
+    ),
+    "last, no convolutions": lambda: sk_mtgru.MultiTaskGRUClassifier(
+        hidden_size=6, summary="last", conv_layers=0, max_iter=1, random_state=0
+    ),
+    "tagger": lambda: sk_mtgru.MultiTaskGRUTagger(
+        hidden_size=6, max_iter=1, random_state=0
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_sessions(tmp_path_factory):
+    """One exported graph of each kind (an export takes seconds)."""
+    X, lengths, Y = _sequence_labels()
+    sessions = {}
+    for name, make in HOSTILE.items():
+        y = [np.column_stack([np.arange(n) % 2] * 2) for n in lengths]
+        model = make().fit(X, y if name == "tagger" else Y)
+        path = tmp_path_factory.mktemp("hostile") / f"{name}.onnx"
+        sk_mtgru.to_onnx(model, path)
+        sessions[name] = ort.InferenceSession(str(path))
+    return sessions
+
+
+def _outputs(session, x, lengths):
+    return session.run(None, {"x": x, "lengths": np.asarray(lengths, np.int64)})
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+@pytest.mark.parametrize("fill", [np.nan, np.inf, -np.inf])
+def test_nan_or_infinite_padding_never_reaches_an_output(hostile_sessions, name, fill):
+    X, lengths, _ = _sequence_labels()
+    session = hostile_sessions[name]
+    clean = _outputs(session, _padded(X, lengths, 0.0), lengths)
+    dirty = _outputs(session, _padded(X, lengths, fill), lengths)
+    for got, want in zip(dirty, clean):
+        if got.ndim == 3:  # per step: the real steps
+            for i, n in enumerate(lengths):
+                np.testing.assert_array_equal(got[i, :n], want[i, :n])
+            assert np.isfinite(got).all()
+        else:
+            np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_lengths_outside_one_to_steps_are_clamped_into_it(hostile_sessions, name):
+    X, lengths, _ = _sequence_labels()
+    x = _padded(X[:4], lengths[:4], 0.0)
+    steps = x.shape[1]
+    session = hostile_sessions[name]
+    bad = _outputs(session, x, [0, -3, steps + 1, 10**6])
+    clamped = _outputs(session, x, [1, 1, steps, steps])
+    for got, want in zip(bad, clamped):
+        assert np.isfinite(got).all()
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_batch_of_no_steps_runs_without_aborting(hostile_sessions, name):
+    session = hostile_sessions[name]
+    empty = np.zeros((3, 0, 3), np.float32)
+    one_zero_step = np.zeros((3, 1, 3), np.float32)
+    got = _outputs(session, empty, [0, 0, 0])
+    want = _outputs(session, one_zero_step, [1, 1, 1])
+    for g, w in zip(got, want):
+        if g.ndim == 3:  # per step: no step, no output
+            assert g.shape == (3, 0, w.shape[2])
+        else:
+            np.testing.assert_array_equal(g, w)
