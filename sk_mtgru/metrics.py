@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -53,16 +54,48 @@ def _per_task_accuracy(
     sample_weight: np.ndarray | None,
     missing_label: Any = None,
 ) -> np.ndarray:
-    """Each task's accuracy over its labelled samples (NaN for a task with none)."""
+    """Each task's accuracy over its labelled samples (NaN for a task with none).
+
+    Raises a ValueError, as scikit-learn's metrics do, when a task's true labels
+    are strings and its predictions numbers, or the other way round: no label
+    could ever match, and an accuracy of 0 would hide the mistake."""
     scores = []
-    for t, p in zip(columns_true, columns_pred):
+    for k, (t, p) in enumerate(zip(columns_true, columns_pred)):
         labelled = ~missing_mask(t, missing_label)
+        kinds = _label_kinds(t[labelled]) | _label_kinds(p[labelled])
+        if {"string", "number"} <= kinds:
+            raise ValueError(
+                f"Mix of label input types (string and number) in task {k}: its "
+                f"true labels are {_kind_words(t[labelled])} and its predicted "
+                f"labels {_kind_words(p[labelled])}. Pass y with the label types "
+                "the model was fitted with."
+            )
         weights = None if sample_weight is None else sample_weight[labelled]
         if not labelled.any() or (weights is not None and not weights.sum() > 0):
             scores.append(np.nan)
             continue
         scores.append(np.average(_equal(t[labelled], p[labelled]), weights=weights))
     return np.array(scores)
+
+
+def _label_kinds(values: np.ndarray) -> set[str]:
+    """Which of 'string' and 'number' the labels in ``values`` are."""
+    if values.dtype.kind in "US":
+        return {"string"}
+    if values.dtype.kind in "biuf":
+        return {"number"}
+    kinds = set()
+    for value in values.ravel():
+        if isinstance(value, str):
+            kinds.add("string")
+        elif isinstance(value, (numbers.Number, np.number, np.bool_)):
+            kinds.add("number")
+    return kinds
+
+
+def _kind_words(values: np.ndarray) -> str:
+    kinds = sorted(_label_kinds(values))
+    return " and ".join(f"{kind}s" for kind in kinds) or "of another type"
 
 
 def _columns(Y_true: Any, Y_pred: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:

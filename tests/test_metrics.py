@@ -45,11 +45,13 @@ def test_weighted_accuracies_by_hand():
     assert exact_match_accuracy(Y_TRUE, Y_PRED, sample_weight=w) == pytest.approx(0.5)
 
 
-def test_labels_of_different_types_compare_without_error():
+def test_tasks_of_different_label_types_compare_but_one_task_must_not_mix():
     Y_true = np.array([["a", 1], ["b", 2]], dtype=object)
     Y_pred = np.array([["a", 2], ["a", 2]], dtype=object)
     np.testing.assert_allclose(per_task_accuracy(Y_true, Y_pred), [0.5, 0.5])
-    assert per_task_accuracy(np.array(["1", "2"]), np.array([1, 2])).tolist() == [0.0]
+    # strings against numbers in one task: an error, as in scikit-learn, not 0.0
+    with pytest.raises(ValueError, match="Mix of label input types"):
+        per_task_accuracy(np.array(["1", "2"]), np.array([1, 2]))
 
 
 def test_mismatched_numbers_of_tasks_are_an_error():
@@ -195,3 +197,16 @@ def test_task_scorer_rejects_unknown_metrics():
         task_scorer(0, "accuracy_of_everything")
     with pytest.raises(TypeError, match="scorer name or a function"):
         task_scorer(0, 3)
+
+
+def test_score_with_string_labels_on_a_model_fitted_on_integers_is_an_error(
+    dense_data,
+):
+    # scikit-learn's classifiers raise "Mix of label input types"; 0.0 would hide it
+    X, Y = dense_data
+    clf = small_classifier(max_iter=1).fit(X, Y)
+    with pytest.raises(ValueError, match=r"Mix of label input types.*task 0"):
+        clf.score(X, Y.astype(str))
+    with pytest.raises(ValueError, match="true labels are strings"):
+        mean_task_accuracy(Y.astype(str), clf.predict(X))
+    assert 0 <= clf.score(X, Y) <= 1
