@@ -179,7 +179,9 @@ _BASE_CONSTRAINTS: dict = {
     "max_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
     "momentum": [Interval(Real, 0, 1, closed="both")],
     "alpha": [Interval(Real, 0, None, closed="left")],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    # torch indexes in 64-bit integers: a batch larger than any array can be
+    # is refused here rather than by an overflow deep in a fit or predict.
+    "batch_size": [Interval(Integral, 1, 2**31 - 1, closed="both")],
     "length_bucketing": ["boolean"],
     "gru_kernel": [StrOptions(set(GRU_KERNELS))],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -554,9 +556,11 @@ class BaseMultiTaskGRU(BaseEstimator):
             stacklevel=6,  # the user's call of fit (fit, _fit, _train, _run_epochs)
         )
 
-    def _resolve_device(self) -> torch.device:
+    def _parsed_device(self) -> torch.device | None:
+        """``device`` as torch's device (None for 'auto'); a ValueError for a
+        name torch does not know, or for a device that holds no data."""
         if isinstance(self.device, str) and self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            return None
         try:
             device = torch.device(self.device)
         except (RuntimeError, ValueError) as exc:
@@ -564,6 +568,17 @@ class BaseMultiTaskGRU(BaseEstimator):
                 f"device={self.device!r} is not a device torch knows; use 'cpu', "
                 "'cuda', 'cuda:N' or 'auto'."
             ) from exc
+        if device.type == "meta":
+            raise ValueError(
+                "device='meta' holds no data: a model cannot train or predict there. "
+                "Use 'cpu', 'cuda', 'cuda:N' or 'auto'."
+            )
+        return device
+
+    def _resolve_device(self) -> torch.device:
+        device = self._parsed_device()
+        if device is None:
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(
                 f"device={self.device!r} but CUDA is not available on this machine; "

@@ -7,7 +7,7 @@ untrusted source can at worst fail to load with a ``ValueError``.
 Layout: one safetensors file. Its tensors are the torch module's ``state_dict``; its
 metadata holds a single key, ``"sk_mtgru"``, whose value is a JSON document::
 
-    {"format": "sk_mtgru", "format_version": 3,
+    {"format": "sk_mtgru", "format_version": 4, "sha256": ...,
      "versions": {"sk_mtgru": ..., "torch": ..., "scikit-learn": ..., "skorch": ...},
      "estimator": "MultiTaskGRUClassifier",
      "params": {...},                          # get_params()
@@ -40,6 +40,16 @@ Format 1 (sk_mtgru before the convolutional front end) had no ``conv_*``,
 models without convolutions, statistics or experts. Format 2 held classifiers and
 regressors only.
 
+``"sha256"`` (format 4) is the digest of the rest of the document (its JSON with
+sorted keys) and of every tensor's name, dtype, shape and bytes: a file changed or
+damaged after it was written is refused, never predicted with. Formats 1 to 3 had
+no digest and still load. Before anything is parsed or read, a file of more than
+10,000 tensors or about 4,000,000 JSON values is refused; after parsing, one of
+more than 100,000 epochs of history. Loading accepts only what ``fit`` makes:
+distinct task names, each task's classes distinct, sorted, finite and unchanged by
+their dtype, parameters that pass the estimator's own validation, fitted sizes in
+range, target scalings within float32's range.
+
 Every architectural parameter in ``params`` is checked against ``module`` and the
 network is first built without memory (on torch's ``meta`` device) and checked
 against the tensors' shapes, so a file cannot make ``load`` allocate more than the
@@ -48,8 +58,8 @@ weights it holds, nor report parameters its network does not have.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import math
 import os
 import warnings
 from numbers import Integral, Real
@@ -63,11 +73,12 @@ from skorch.history import History
 
 from ._module import SHARINGS, SUMMARIES
 from ._net import last_task_affinity
+from ._regression import TARGET_LIMIT, scaling_is_valid
 from ._targets import Targets
 from .balancing import ALIASES, LossBalancing
 
 FORMAT_NAME = "sk_mtgru"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 # Format 1 predates these parameters: its models were built and trained as these
 # values build and train them.
@@ -107,6 +118,12 @@ _TAGGERS = ("MultiTaskGRUTagger",)
 _SCALER_ARRAYS = ("mean_", "scale_", "var_")
 # JSON nested deeper than this is refused before anything walks it.
 _MAX_DEPTH = 32
+# What a file may hold, refused before it is allocated: tensors (a network has a
+# few dozen), values in its JSON description (counted in the text before it is
+# parsed: ~200 MB of Python objects at most) and epochs of history.
+_MAX_TENSORS = 10_000
+_MAX_JSON_VALUES = 4_000_000
+_MAX_EPOCHS = 100_000
 
 
 def _estimator_class(name: str) -> Any:
@@ -220,9 +237,16 @@ def save(model: Any, path: str | os.PathLike) -> None:
             f"A parameter of this model cannot be written as JSON ({exc}); the safe "
             "format stores parameters as plain numbers, strings, lists and dicts."
         ) from exc
+    tensors = tensors | scaler_tensors
+    # The digest covers the document as it will be read back (JSON turns keys
+    # into strings, tuples into lists), so load recomputes exactly this.
+    written = json.loads(text)
+    written["sha256"] = _digest(written, tensors)
+    text = json.dumps(written, allow_nan=True)
+    _check_size(text, len(tensors), len(written["fitted"]["history"]), "this model")
     path = os.fspath(path)
     existed = os.path.exists(path)
-    save_file(tensors | scaler_tensors, path, metadata={FORMAT_NAME: text})
+    save_file(tensors, path, metadata={FORMAT_NAME: text})
     if not existed:  # as open() would create it
         umask = os.umask(0)
         os.umask(umask)
@@ -439,6 +463,38 @@ def _module_document(module: Any, *, tagger: bool) -> dict[str, Any]:
     }
 
 
+def _digest(document: dict[str, Any], tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the JSON document (without its ``"sha256"`` entry, keys sorted)
+    and of every tensor's name, dtype, shape and bytes, in the order of names."""
+    digest = hashlib.sha256()
+    content = {key: value for key, value in document.items() if key != "sha256"}
+    digest.update(json.dumps(content, sort_keys=True, allow_nan=True).encode())
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().to("cpu").contiguous()
+        digest.update(f"\0{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _check_size(text: str, n_tensors: int, n_epochs: int | None, what: str) -> None:
+    """Refuse a description or a set of tensors larger than a model needs
+    (``n_epochs`` None: not counted yet)."""
+    values = text.count(",") + text.count("[") + text.count("{")
+    problem = None
+    if n_tensors > _MAX_TENSORS:
+        problem = f"{n_tensors} tensors (at most {_MAX_TENSORS})"
+    elif values > _MAX_JSON_VALUES:
+        problem = f"about {values} values in its description (at most "
+        problem += f"{_MAX_JSON_VALUES})"
+    elif n_epochs is not None and n_epochs > _MAX_EPOCHS:
+        problem = f"a history of {n_epochs} epochs (at most {_MAX_EPOCHS})"
+    if problem is not None:
+        raise ValueError(
+            f"{what} has {problem}: more than a model of sk_mtgru needs, so the "
+            "safe format refuses it."
+        )
+
+
 # ---------------------------------------------------------------- loading
 class _Reader:
     """Typed access to the JSON document, with errors that say where and what."""
@@ -476,8 +532,11 @@ def _read_file(path: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     try:
         with safe_open(path, framework="pt", device="cpu") as f:
             metadata = f.metadata() or {}
-            tensors = {key: f.get_tensor(key) for key in f.keys()}
-    except FileNotFoundError:
+            names = list(f.keys())
+            if FORMAT_NAME in metadata:  # sizes refused before anything is read
+                _check_size(metadata[FORMAT_NAME], len(names), None, path)
+            tensors = {key: f.get_tensor(key) for key in names}
+    except (FileNotFoundError, ValueError):
         raise
     except Exception as exc:  # safetensors raises its own errors on malformed files
         raise ValueError(
@@ -568,6 +627,7 @@ def load(path: str | os.PathLike) -> Any:
     document, tensors = _read_file(path)
     r = _Reader(path)
     version, name = _check_header(document, r)
+    _check_digest(document, tensors, version, r)
     steps: list[tuple[str, Any]] = []
     if "pipeline" in document:
         if version < 3:
@@ -682,6 +742,25 @@ def _read_pipeline(
     return steps, rest
 
 
+def _check_digest(
+    document: dict[str, Any], tensors: dict[str, torch.Tensor], version: int, r: _Reader
+) -> None:
+    """Refuse a file changed since it was written: its digest (format 4 on) must
+    be that of its description and tensors."""
+    if "sha256" not in document:
+        if version >= 4:
+            raise r.fail("the file", "lacks the entry 'sha256' (its digest).")
+        return
+    recorded = r.get(document, "sha256", str, "the file")
+    if recorded != _digest(document, tensors):
+        raise r.fail(
+            "the file",
+            "was changed after it was written (or damaged): its description or "
+            "tensors no longer have the SHA-256 recorded in it. Save the model again "
+            "from the estimator.",
+        )
+
+
 def _check_header(document: dict[str, Any], r: _Reader) -> tuple[int, str]:
     """The file's format version and estimator, after checking its format,
     versions and estimator."""
@@ -751,6 +830,7 @@ def _read_params(document: dict[str, Any], r: _Reader, version: int, name: str) 
     estimator = estimator_class(**params)
     try:
         validate_params(estimator)
+        estimator._parsed_device()
     except (ValueError, TypeError) as exc:
         raise r.fail("params", f"are invalid: {exc}") from exc
 
@@ -880,6 +960,8 @@ def _read_fitted(
     task_names = r.get(fitted, "task_names", list, "fitted")
     if not all(isinstance(t, str) for t in task_names):
         raise r.fail("fitted.task_names", "must be a list of str.")
+    if len(set(task_names)) != len(task_names):
+        raise r.fail("fitted.task_names", "must be distinct, as fit makes them.")
     y_frame = False
     if name in _MIXED:
         encoding: Any = _read_tasks(fitted, r, task_names, config)
@@ -895,12 +977,14 @@ def _read_fitted(
     if n_features_in != config["n_features"]:
         raise r.fail("fitted.n_features_in", "differs from the network's input size.")
     width_2d = fitted.get("width_2d")
-    if width_2d is not None and (
-        not isinstance(width_2d, int) or isinstance(width_2d, bool)
-    ):
-        raise r.fail("fitted.width_2d", "must be an int or null.")
+    if width_2d is not None and (type(width_2d) is not int or width_2d < 1):
+        raise r.fail("fitted.width_2d", "must be an int >= 1 or null.")
     n_iter = r.get(fitted, "n_iter", int, "fitted")
     history = r.get(fitted, "history", list, "fitted")
+    if len(history) > _MAX_EPOCHS:
+        raise r.fail("fitted.history", f"has more than {_MAX_EPOCHS} epochs.")
+    if not 0 <= n_iter <= len(history):
+        raise r.fail("fitted.n_iter", "must count epochs of its history (>= 0).")
     for epoch in history:
         if not isinstance(epoch, dict) or not all(map(_is_plain, epoch.values())):
             raise r.fail(
@@ -942,8 +1026,12 @@ def _read_tasks(
                 raise r.fail(where, "is a regression task with a head of several.")
             mean = r.get(entry, "mean", float, where)
             scale = r.get(entry, "scale", float, where)
-            if not (math.isfinite(mean) and math.isfinite(scale) and scale > 0):
-                raise r.fail(where, "must have a finite mean and a positive scale.")
+            if not scaling_is_valid(mean, scale):
+                raise r.fail(
+                    where,
+                    "must have a finite mean and a positive scale, within "
+                    f"{TARGET_LIMIT:.3g}.",
+                )
             encoding["mean"][k], encoding["scale"][k] = mean, scale
         elif kind == "classification":
             if config["n_classes"][k] < 2:
@@ -972,10 +1060,11 @@ def _read_target_scaling(
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         raise r.fail("fitted.targets", "must hold numbers.")
     mean_arr, scale_arr = np.asarray(mean, float), np.asarray(scale, float)
-    if not (np.isfinite(mean_arr).all() and (scale_arr > 0).all()):
-        raise r.fail("fitted.targets", "must have finite means and positive scales.")
-    if not np.isfinite(scale_arr).all():
-        raise r.fail("fitted.targets", "must have finite scales.")
+    if not scaling_is_valid(mean_arr, scale_arr):
+        raise r.fail(
+            "fitted.targets",
+            f"must have finite means and positive scales, within {TARGET_LIMIT:.3g}.",
+        )
     return mean_arr, scale_arr
 
 
@@ -1011,11 +1100,19 @@ def _read_class_entry(entry: Any, r: _Reader, where: str, n_classes: int) -> np.
         raise r.fail(f"{where}.values", "must hold bools, numbers or strings.")
     try:
         task_classes = np.asarray(values, dtype=dtype)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise r.fail(f"{where}.values", f"do not fit dtype {dtype}.") from exc
     if task_classes.ndim != 1 or len(task_classes) != n_classes:
         raise r.fail(
             f"{where}.values", f"must list the {n_classes} classes of its head."
+        )
+    if dtype.kind == "f" and not np.isfinite(task_classes).all():
+        raise r.fail(f"{where}.values", "must be finite numbers.")
+    if task_classes.tolist() != values:  # e.g. "10" and "11" cut to '<U1'
+        raise r.fail(f"{where}.values", f"change when read as dtype {dtype}.")
+    if not np.array_equal(np.unique(task_classes), task_classes):
+        raise r.fail(
+            f"{where}.values", "must be distinct and sorted, as fit makes them."
         )
     return task_classes
 

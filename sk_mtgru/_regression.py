@@ -15,6 +15,8 @@ __all__ = [
     "RegressionTargetsMixin",
     "check_regression_targets",
     "numeric_column",
+    "TARGET_LIMIT",
+    "scaling_is_valid",
     "standardise",
 ]
 
@@ -76,12 +78,33 @@ def numeric_column(column: np.ndarray, name: str, estimator: str) -> np.ndarray:
     return values
 
 
+#: The largest magnitude of a regression target, as of a value of X: float32's.
+#: Means and scales stay within it, so predictions in the targets' units are finite.
+TARGET_LIMIT = float(np.finfo(np.float32).max)
+
+
+def scaling_is_valid(mean: Any, scale: Any) -> bool:
+    """Whether a target standardisation is one ``fit`` could make: means within
+    :data:`TARGET_LIMIT`, scales positive and within it."""
+    mean, scale = np.asarray(mean, dtype=float), np.asarray(scale, dtype=float)
+    return bool(
+        np.all(np.abs(mean) <= TARGET_LIMIT)
+        and np.all((scale > 0) & (scale <= TARGET_LIMIT))
+    )
+
+
 def standardise(
     values: np.ndarray, unit_weights: np.ndarray, known: Any = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each column's mean and scale (``known``, or weighted by ``unit_weights``:
     a weight of 2 standardises as a repeated sample would; a constant column
     keeps scale 1) and the standardised values as float32, NaN kept."""
+    labelled = values[~np.isnan(values)]
+    if not (np.abs(labelled) <= TARGET_LIMIT).all():
+        raise ValueError(
+            f"y has values too large (beyond {TARGET_LIMIT:.3g} in magnitude) to "
+            "predict in their units; scale the targets first (e.g. to thousands)."
+        )
     if known is None:
         known_values = ~np.isnan(values)
         w = unit_weights[:, None] * known_values

@@ -1,6 +1,7 @@
 """The safe model format: identical round trips, and crafted files never execute."""
 
 import json
+import math
 import os
 import pickle
 import stat
@@ -18,7 +19,7 @@ from safetensors.torch import save_file  # noqa: E402
 
 import sk_mtgru  # noqa: E402
 from sk_mtgru import SequenceScaler  # noqa: E402
-from sk_mtgru._persistence import FORMAT_VERSION  # noqa: E402
+from sk_mtgru._persistence import FORMAT_VERSION, _digest  # noqa: E402
 from sk_mtgru.datasets import make_multitask_sequences  # noqa: E402
 
 from .conftest import small_classifier  # noqa: E402
@@ -31,7 +32,11 @@ def _read(path):
         }
 
 
-def _write(path, document, tensors):
+def _write(path, document, tensors, *, sign=True):
+    """Write a crafted file; signed as a crafter who recomputes the digest would
+    (so that the checks past the digest are what refuses it)."""
+    if sign and "sha256" in document:
+        document["sha256"] = _digest(json.loads(json.dumps(document)), tensors)
     save_file(tensors, str(path), metadata={"sk_mtgru": json.dumps(document)})
 
 
@@ -267,6 +272,9 @@ def test_a_model_fitted_on_gpu_loads_and_predicts_in_a_cpu_only_process(
     "corrupt, match",
     [
         (lambda d: d["fitted"]["targets"].update(scale=[-1.0, 1.0]), "positive scale"),
+        # finite, but predictions in these units would not be
+        (lambda d: d["fitted"]["targets"].update(scale=[1e308, 1.0]), "within 3.4"),
+        (lambda d: d["fitted"]["targets"].update(mean=[0.0, -1e308]), "within 3.4"),
         (lambda d: d["fitted"]["targets"].update(mean=["a", 1.0]), "must hold numbers"),
         (lambda d: d["fitted"].pop("targets"), "targets"),
         (lambda d: d["module"].update(n_classes=[2, 1]), "must be 1 for every target"),
@@ -482,3 +490,112 @@ def test_a_crafted_tagger_file_is_a_clear_error(saved_tagger, tmp_path, corrupt,
     _write(tmp_path / "bad.safetensors", document, tensors)
     with pytest.raises(ValueError, match=match):
         sk_mtgru.load(tmp_path / "bad.safetensors")
+
+
+# ------------------------------------------- files that load only as fit made them
+def _classes(document, k):
+    return document["fitted"]["classes"][k]
+
+
+@pytest.mark.parametrize(
+    "corrupt, match",
+    [
+        (lambda d: d["fitted"].update(task_names=["a", "a"]), "must be distinct"),
+        (lambda d: _classes(d, 1).update(values=[0, 0, 2]), "distinct and sorted"),
+        (lambda d: _classes(d, 1).update(values=[2, 1, 0]), "distinct and sorted"),
+        (
+            lambda d: _classes(d, 1).update(dtype="<f8", values=[0.0, 1.0, math.nan]),
+            "finite numbers",
+        ),
+        # "10" and "11" read as '<U1' would both be "1"
+        (lambda d: _classes(d, 0).update(dtype="<U1", values=["10", "11"]), "change"),
+        (lambda d: _classes(d, 1).update(values=[0, 1, 2**70]), "do not fit dtype"),
+        (lambda d: d["params"].update(device="meta"), "holds no data"),
+        (lambda d: d["params"].update(batch_size=10**30), "'batch_size' parameter"),
+        (lambda d: d["params"].update(n_experts=-2), "'n_experts' parameter"),
+        (lambda d: d["fitted"].update(width_2d=-3), "width_2d must be an int >= 1"),
+        (lambda d: d["fitted"].update(n_iter=-1), "n_iter must count epochs"),
+        (lambda d: d["fitted"].update(history=[{}] * 100_001), "more than 100000"),
+        (lambda d: d["fitted"].update(history=[{}] * 2_100_000), "about 42"),
+    ],
+)
+def test_a_file_loads_only_with_what_fit_would_have_produced(
+    saved, tmp_path, corrupt, match
+):
+    _, path, _ = saved
+    document, tensors = _read(path)
+    corrupt(document)
+    _write(tmp_path / "bad.safetensors", document, tensors)
+    with pytest.raises(ValueError, match=match):
+        sk_mtgru.load(tmp_path / "bad.safetensors")
+
+
+def test_too_many_tensors_are_refused_before_any_is_read(saved, tmp_path):
+    _, path, _ = saved
+    document, tensors = _read(path)
+    tensors |= {f"extra.{i}": torch.zeros(0) for i in range(10_001)}
+    _write(tmp_path / "bad.safetensors", document, tensors)
+    with pytest.raises(ValueError, match=r"100\d\d tensors \(at most 10000\)"):
+        sk_mtgru.load(tmp_path / "bad.safetensors")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d, t: d["params"].update(crop_length=5),
+        lambda d, t: d["fitted"].update(n_iter=0),
+        lambda d, t: d.pop("sha256") and d.update(sha256="0" * 64),
+    ],
+    ids=["crop_length edited", "n_iter edited", "another digest"],
+)
+def test_a_file_changed_after_it_was_written_is_refused(saved, tmp_path, change):
+    _, path, _ = saved
+    document, tensors = _read(path)
+    change(document, tensors)
+    _write(tmp_path / "changed.safetensors", document, tensors, sign=False)
+    with pytest.raises(ValueError, match="changed after it was written"):
+        sk_mtgru.load(tmp_path / "changed.safetensors")
+
+
+def test_bit_flips_in_the_weights_are_refused_not_predicted_with(saved, tmp_path):
+    clf, path, X = saved
+    data = bytearray(path.read_bytes())
+    header = 8 + int.from_bytes(data[:8], "little")  # safetensors: weights after it
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        flipped = bytearray(data)
+        position = int(rng.integers(header, len(data)))
+        flipped[position] ^= 1 << int(rng.integers(8))
+        (tmp_path / "flipped.safetensors").write_bytes(flipped)
+        with pytest.raises(ValueError, match="changed after it was written"):
+            sk_mtgru.load(tmp_path / "flipped.safetensors")
+
+
+def test_a_format_4_file_without_its_digest_is_refused(saved, tmp_path):
+    _, path, _ = saved
+    document, tensors = _read(path)
+    del document["sha256"]
+    _write(tmp_path / "bad.safetensors", document, tensors)
+    with pytest.raises(ValueError, match="lacks the entry 'sha256'"):
+        sk_mtgru.load(tmp_path / "bad.safetensors")
+
+
+def test_a_format_3_file_written_before_digests_still_loads(saved, tmp_path):
+    clf, path, X = saved
+    document, tensors = _read(path)
+    del document["sha256"]
+    document["format_version"] = 3
+    _write(tmp_path / "v3.safetensors", document, tensors)
+    np.testing.assert_array_equal(
+        sk_mtgru.load(tmp_path / "v3.safetensors").predict(X), clf.predict(X)
+    )
+
+
+def test_fit_refuses_what_load_refuses(dense_data):
+    X, Y = dense_data
+    with pytest.raises(ValueError, match="'batch_size' parameter"):
+        small_classifier(batch_size=10**30).fit(X, Y)
+    with pytest.raises(ValueError, match="holds no data"):
+        small_classifier(device="meta").fit(X, Y)
+    with pytest.raises(ValueError, match="y has values too large"):
+        sk_mtgru.MultiTaskGRURegressor(max_iter=1).fit(X, np.full(len(X), 1e300))
