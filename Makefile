@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins torch to the CPU build on the project's machines.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet -c constraints.txt
 
-.PHONY: help demo test docs bench bench-accuracy lint mutation clean
+.PHONY: help demo test docs bench bench-accuracy lint mutation probe clean
 
 help:  ## this list of targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -44,6 +44,9 @@ lint: $(VENV)/.installed  ## ruff's checks and formatting, and mypy on the packa
 
 mutation: $(VENV)/.installed  ## mutation testing: named bugs + a seeded sample (~30 min)
 	$(BIN)/python tools/mutation.py
+
+probe: $(VENV)/.installed  ## hostile and careless inputs: files, cache, streams, ONNX
+	$(BIN)/python tools/hostile_probe.py | tee benchmarks/results/hostile_probe.txt
 
 clean:  ## remove the environment and every build output
 	rm -rf $(VENV) build *.egg-info docs/_build docs/generated docs/auto_examples
