@@ -56,6 +56,10 @@ class _State:
     pooled: list[_Pooled | None] = field(default_factory=list)
 
 
+# What a StreamingPredictor carries from one chunk to the next.
+_CARRIED = ("n_steps_seen_", "_pending", "_start", "_state", "_statistics", "_logits")
+
+
 class StreamingPredictor:
     """Predict as the steps of a sequence arrive, from a fitted causal model.
 
@@ -185,15 +189,9 @@ class StreamingPredictor:
         """
         steps = self._check_chunk(chunk)
         with self._lock:
-            # Everything a chunk changes, restored if the network cannot read it.
-            kept = (
-                self.n_steps_seen_,
-                self._pending,
-                self._start,
-                self._state,
-                self._statistics,
-                self._logits,
-            )
+            # Everything a chunk changes (each replaced, never mutated), restored
+            # if the network cannot read the chunk.
+            kept = {name: getattr(self, name) for name in _CARRIED}
             try:
                 if self._tagger:
                     self._logits = self._tag(steps)
@@ -203,14 +201,8 @@ class StreamingPredictor:
                 if self._logits is not None:
                     check_finite_outputs(self._logits)
             except BaseException:
-                (
-                    self.n_steps_seen_,
-                    self._pending,
-                    self._start,
-                    self._state,
-                    self._statistics,
-                    self._logits,
-                ) = kept
+                for name, value in kept.items():
+                    setattr(self, name, value)
                 raise
             return self.predict()
 

@@ -4,7 +4,23 @@ import numpy as np
 import pytest
 
 from sk_mtgru import MultiTaskGRUClassifier
+from sk_mtgru._net import MultiTaskNet
 from sk_mtgru.datasets import make_multitask_sequences
+
+
+def interrupt_training(monkeypatch, at_step):
+    """Make the ``at_step``-th training step from now raise KeyboardInterrupt, as
+    a user pressing stop in a notebook."""
+    train_step = MultiTaskNet.train_step
+    calls = {"n": 0}
+
+    def interrupted_train_step(self, batch, **fit_params):
+        calls["n"] += 1
+        if calls["n"] == at_step:
+            raise KeyboardInterrupt
+        return train_step(self, batch, **fit_params)
+
+    monkeypatch.setattr(MultiTaskNet, "train_step", interrupted_train_step)
 
 
 def small_classifier(**params):

@@ -13,7 +13,7 @@ from sk_mtgru._module import MultiTaskGRU
 from sk_mtgru._net import MultiTaskNet
 from sk_mtgru.exceptions import TrainingDivergedError
 
-from .conftest import small_classifier
+from .conftest import interrupt_training, small_classifier
 
 
 def test_an_exploding_learning_rate_stops_fit_with_an_error_naming_the_task(
@@ -84,16 +84,7 @@ def test_divergence_with_early_stopping_restores_the_last_good_weights_and_warns
 
 def test_keyboard_interrupt_during_fit_leaves_a_usable_model(dense_data, monkeypatch):
     X, Y = dense_data
-    train_step = MultiTaskNet.train_step
-    calls = {"n": 0}
-
-    def interrupted_train_step(self, batch, **fit_params):
-        calls["n"] += 1
-        if calls["n"] == 9:  # in the third epoch of four batches
-            raise KeyboardInterrupt
-        return train_step(self, batch, **fit_params)
-
-    monkeypatch.setattr(MultiTaskNet, "train_step", interrupted_train_step)
+    interrupt_training(monkeypatch, at_step=9)  # in the third epoch of four batches
     clf = small_classifier(max_iter=10).fit(X, Y)
     assert clf.n_iter_ == 2  # two complete epochs; the interrupted one not counted
     assert len(clf.history_) == 2
@@ -106,16 +97,7 @@ def test_an_interrupt_in_the_only_epoch_counts_no_epoch(
     dense_data, monkeypatch, early_stopping
 ):
     X, Y = dense_data
-    train_step = MultiTaskNet.train_step
-    calls = {"n": 0}
-
-    def interrupted_train_step(self, batch, **fit_params):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return train_step(self, batch, **fit_params)
-
-    monkeypatch.setattr(MultiTaskNet, "train_step", interrupted_train_step)
+    interrupt_training(monkeypatch, at_step=2)
     clf = small_classifier(max_iter=1, early_stopping=early_stopping).fit(X, Y)
     assert clf.n_iter_ == 0 and len(clf.history_) == 0
     assert clf.predict(X).shape == Y.shape

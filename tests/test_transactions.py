@@ -11,9 +11,10 @@ from sk_mtgru import (
     MultiTaskGRURegressor,
     MultiTaskGRUTagger,
 )
-from sk_mtgru._net import MultiTaskNet
 from sk_mtgru.datasets import make_multitask_sequences
 from sk_mtgru.exceptions import TrainingDivergedError
+
+from .conftest import interrupt_training
 
 SMALL = dict(hidden_size=6, conv_channels=6, max_iter=2, batch_size=8, random_state=0)
 
@@ -90,16 +91,7 @@ def _fail(estimator, X, Y, failure, monkeypatch, *, how):
         estimator.set_params(learning_rate_init=1e37)
         expected = TrainingDivergedError
     else:
-        train_step = MultiTaskNet.train_step
-        calls = {"n": 0}
-
-        def interrupted(self, batch, **fit_params):
-            calls["n"] += 1
-            if calls["n"] == 3:
-                raise KeyboardInterrupt
-            return train_step(self, batch, **fit_params)
-
-        monkeypatch.setattr(MultiTaskNet, "train_step", interrupted)
+        interrupt_training(monkeypatch, at_step=3)
         expected = KeyboardInterrupt
     with pytest.raises(expected):
         if how == "partial_fit":
@@ -153,16 +145,7 @@ def test_an_interrupted_warm_start_keeps_its_completed_epochs_only(monkeypatch):
     X, Y = _data("classifier")
     estimator = ESTIMATORS["classifier"]().set_params(warm_start=True).fit(X, Y)
     history = estimator.history_
-    train_step = MultiTaskNet.train_step
-    calls = {"n": 0}
-
-    def interrupted(self, batch, **fit_params):
-        calls["n"] += 1
-        if calls["n"] == 6:  # in the second epoch of four batches
-            raise KeyboardInterrupt
-        return train_step(self, batch, **fit_params)
-
-    monkeypatch.setattr(MultiTaskNet, "train_step", interrupted)
+    interrupt_training(monkeypatch, at_step=6)  # in the second epoch of four batches
     estimator.set_params(max_iter=5).fit(X, Y)  # as skorch: training stops there
     assert estimator.n_iter_ == 1
     assert len(estimator.history_) == 3
