@@ -40,6 +40,17 @@ def _write(path, document, tensors, *, sign=True):
     save_file(tensors, str(path), metadata={"sk_mtgru": json.dumps(document)})
 
 
+def _assert_crafted_file_refused(path, corrupt, match, tmp_path):
+    """A copy of the file at ``path`` with its description changed by ``corrupt``
+    (and signed again) fails to load with a ValueError matching ``match``."""
+    document, tensors = _read(path)
+    corrupt(document)
+    bad = tmp_path / "bad.safetensors"
+    _write(bad, document, tensors)
+    with pytest.raises(ValueError, match=match):
+        sk_mtgru.load(bad)
+
+
 @pytest.fixture
 def saved(tmp_path, string_labels):
     X, Y = string_labels
@@ -145,13 +156,7 @@ def test_a_safetensors_file_of_another_kind_is_refused(tmp_path):
     ],
 )
 def test_json_with_unexpected_types_is_a_clear_error(saved, tmp_path, corrupt, match):
-    _, path, _ = saved
-    document, tensors = _read(path)
-    corrupt(document)
-    bad = tmp_path / "bad.safetensors"
-    _write(bad, document, tensors)
-    with pytest.raises(ValueError, match=match):
-        sk_mtgru.load(bad)
+    _assert_crafted_file_refused(saved[1], corrupt, match, tmp_path)
 
 
 def test_tensors_of_the_wrong_shape_are_a_clear_error(saved, tmp_path):
@@ -485,11 +490,7 @@ def saved_tagger(tmp_path):
     ],
 )
 def test_a_crafted_tagger_file_is_a_clear_error(saved_tagger, tmp_path, corrupt, match):
-    document, tensors = _read(saved_tagger)
-    corrupt(document)
-    _write(tmp_path / "bad.safetensors", document, tensors)
-    with pytest.raises(ValueError, match=match):
-        sk_mtgru.load(tmp_path / "bad.safetensors")
+    _assert_crafted_file_refused(saved_tagger, corrupt, match, tmp_path)
 
 
 # ------------------------------------------- files that load only as fit made them
@@ -522,12 +523,7 @@ def _classes(document, k):
 def test_a_file_loads_only_with_what_fit_would_have_produced(
     saved, tmp_path, corrupt, match
 ):
-    _, path, _ = saved
-    document, tensors = _read(path)
-    corrupt(document)
-    _write(tmp_path / "bad.safetensors", document, tensors)
-    with pytest.raises(ValueError, match=match):
-        sk_mtgru.load(tmp_path / "bad.safetensors")
+    _assert_crafted_file_refused(saved[1], corrupt, match, tmp_path)
 
 
 def test_too_many_tensors_are_refused_before_any_is_read(saved, tmp_path):
