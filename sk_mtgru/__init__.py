@@ -16,9 +16,8 @@ from ._preprocessing import SequenceScaler
 from ._regressor import MultiTaskGRURegressor
 from ._streaming import StreamingPredictor
 from ._tagger import MultiTaskGRUTagger
+from ._version import __version__
 from ._windows import sliding_windows
-
-__version__ = "0.1.0"
 
 __all__ = [
     "MultiTaskGRUClassifier",

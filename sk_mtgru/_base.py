@@ -15,8 +15,6 @@ import functools
 import math
 import warnings
 from abc import abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -44,10 +42,10 @@ from ._net import (
     TaskEpochMetrics,
     last_task_affinity,
 )
+from ._persistence import register_estimator, save
 from ._scoring import TaskEpochScoring, resolve_scoring
-from ._streaming import _Computed
 from ._targets import Targets
-from ._training import SCHEDULES, PerTaskBest, training_callbacks
+from ._training import SCHEDULES, PerTaskBest, seeded_torch, training_callbacks
 from ._validation import (
     HasMethods,
     Integral,
@@ -119,27 +117,6 @@ _SEQUENCE_NETWORK = (
 # Inference batches hold no activations for backpropagation, so they can be larger
 # than training batches.
 _MIN_PREDICT_BATCH_SIZE = 256
-
-
-@contextmanager
-def _seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed torch's generators for ``device``; restore their previous state on exit.
-
-    Everything random in a fit -- the weights' initialisation, shuffling, dropout and
-    the validation split -- draws from these generators, so a fit is reproducible and
-    leaves the user's torch random state as it was.
-    """
-    cuda_devices = []
-    if device.type == "cuda":
-        cuda_devices = [
-            device.index if device.index is not None else torch.cuda.current_device()
-        ]
-    with torch.random.fork_rng(devices=cuda_devices):
-        torch.random.default_generator.manual_seed(seed)
-        for index in cuda_devices:
-            with torch.cuda.device(index):
-                torch.cuda.manual_seed(seed)
-        yield
 
 
 def _overlapping_windows(
@@ -250,6 +227,10 @@ class BaseMultiTaskGRU(BaseEstimator):
     _width_2d: int | None
 
     _parameter_constraints: dict = _BASE_CONSTRAINTS
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        register_estimator(cls)  # the package's own estimators load from files
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
@@ -413,7 +394,7 @@ class BaseMultiTaskGRU(BaseEstimator):
         seed = (seed + epochs_before) % np.iinfo(np.int32).max
         before = copy.deepcopy(self.net_) if incremental and continuing else None
         try:
-            with _seeded_torch(seed, device):
+            with seeded_torch(seed, device):
                 if incremental and continuing:
                     net = self.net_
                     net.set_task_weights(task_weights)
@@ -774,6 +755,21 @@ class BaseMultiTaskGRU(BaseEstimator):
         """Set the fitted attributes that describe the targets."""
 
     @abstractmethod
+    def _predictions(
+        self, logits: tuple[torch.Tensor, ...], lengths: np.ndarray
+    ) -> Any:
+        """``predict``'s output from the heads' outputs (see :meth:`_logits`);
+        a :class:`~sk_mtgru.StreamingPredictor` calls it with its own."""
+
+    def _probabilities(
+        self, logits: tuple[torch.Tensor, ...], lengths: np.ndarray
+    ) -> Any:
+        """``predict_proba``'s output from the heads' outputs."""
+        raise AttributeError(
+            f"{type(self).__name__} predicts values, not class probabilities."
+        )
+
+    @abstractmethod
     def _combine_windows(
         self, outputs: tuple[torch.Tensor, ...], owners: np.ndarray, n: int
     ) -> tuple[torch.Tensor, ...]:
@@ -852,10 +848,7 @@ class BaseMultiTaskGRU(BaseEstimator):
     # --------------------------------------------------------------- prediction
     def _logits(self, X: Any) -> tuple[tuple[torch.Tensor, ...], np.ndarray]:
         """Each task's head outputs for every sequence (every step, when
-        labelling), and the sequences' lengths; a
-        :class:`~sk_mtgru._streaming.StreamingPredictor` passes them in computed."""
-        if isinstance(X, _Computed):
-            return X.logits, X.lengths
+        labelling), and the sequences' lengths."""
         check_is_fitted(self)
         name = type(self).__name__
         X_checked, _ = check_sequences(X, estimator=name, width_2d=self._width_2d)
@@ -914,8 +907,6 @@ class BaseMultiTaskGRU(BaseEstimator):
         sk_mtgru.load : Read such a file.
         sk_mtgru.save : The same for a pipeline of scalers and a model.
         """
-        from ._persistence import save
-
         save(self, path)
 
     def __sklearn_tags__(self):  # noqa: D105

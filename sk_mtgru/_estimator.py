@@ -397,10 +397,12 @@ class MultiTaskGRUClassifier(
             (scikit-learn's multi-output convention); a single array when ``Y`` was
             1-D at fit.
         """
-        probas = [
-            torch.softmax(logits.double(), dim=1).numpy()
-            for logits in self._logits(X)[0]
-        ]
+        return self._probabilities(*self._logits(X))
+
+    def _probabilities(
+        self, logits: tuple[torch.Tensor, ...], lengths: np.ndarray
+    ) -> list[np.ndarray] | np.ndarray:
+        probas = [torch.softmax(task.double(), dim=1).numpy() for task in logits]
         return probas[0] if self._one_dimensional_y else probas
 
     def predict(self, X: Any) -> np.ndarray:
@@ -417,9 +419,12 @@ class MultiTaskGRUClassifier(
             Predicted labels, in the original label values; 1-D when ``Y`` was 1-D
             at fit.
         """
-        codes = np.column_stack(
-            [logits.argmax(dim=1).numpy() for logits in self._logits(X)[0]]
-        )
+        return self._predictions(*self._logits(X))
+
+    def _predictions(
+        self, logits: tuple[torch.Tensor, ...], lengths: np.ndarray
+    ) -> np.ndarray:
+        codes = np.column_stack([task.argmax(dim=1).numpy() for task in logits])
         classes = [self.classes_] if self._one_dimensional_y else self.classes_
         Y_pred = decode_predictions(classes, codes)
         return Y_pred[:, 0] if self._one_dimensional_y else Y_pred

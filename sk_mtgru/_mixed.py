@@ -505,7 +505,11 @@ net_
             as columns when ``Y`` was one at fit, else an object array (1-D for a
             1-D ``Y``).
         """
-        outputs = self._logits(X)[0]
+        return self._predictions(*self._logits(X))
+
+    def _predictions(
+        self, outputs: tuple[torch.Tensor, ...], lengths: np.ndarray
+    ) -> Any:
         columns = []
         for k, (output, kind) in enumerate(zip(outputs, self.task_types_)):
             if kind == "classification":
@@ -538,7 +542,11 @@ net_
             For each classification task, by name, its probabilities in the
             order of ``classes_[k]``.
         """
-        outputs = self._logits(X)[0]
+        return self._probabilities(*self._logits(X))
+
+    def _probabilities(
+        self, outputs: tuple[torch.Tensor, ...], lengths: np.ndarray
+    ) -> dict[str, np.ndarray]:
         return {
             str(name): torch.softmax(output.double(), dim=1).numpy()
             for name, output, kind in zip(self.task_names_, outputs, self.task_types_)

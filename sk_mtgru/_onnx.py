@@ -21,8 +21,10 @@ import warnings
 from typing import Any, cast
 
 import torch
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from ._base import BaseMultiTaskGRU
 from ._frontend import input_statistics
 from ._gru import real_steps
 from ._module import pool_steps
@@ -266,15 +268,11 @@ class _ExportedTagger(nn.Module):
 
 def _description(estimator: Any) -> dict[str, Any]:
     """What a consumer needs to decode the outputs: tasks, kinds, classes."""
-    from ._base import BaseMultiTaskGRU
-
     if not isinstance(estimator, BaseMultiTaskGRU):
         raise TypeError(
             "to_onnx exports a fitted estimator of sk_mtgru (or a Pipeline of "
             f"SequenceScaler steps ending in one); got {type(estimator).__name__}."
         )
-    from sklearn.utils.validation import check_is_fitted
-
     check_is_fitted(estimator)
     if getattr(estimator, "crop_length", None) is not None:
         raise ValueError(

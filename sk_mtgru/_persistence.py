@@ -69,12 +69,19 @@ import numpy as np
 import sklearn
 import skorch
 import torch
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
 from ._module import SHARINGS, SUMMARIES
 from ._net import last_task_affinity
+from ._pipelines import split_scaler_pipeline
+from ._preprocessing import SequenceScaler
 from ._regression import TARGET_LIMIT, scaling_is_valid
 from ._targets import Targets
+from ._training import seeded_torch
+from ._validation import check_task_weights, validate_params
+from ._version import __version__
 from .balancing import ALIASES, LossBalancing
 
 FORMAT_NAME = "sk_mtgru"
@@ -126,18 +133,20 @@ _MAX_JSON_VALUES = 4_000_000
 _MAX_EPOCHS = 100_000
 
 
-def _estimator_class(name: str) -> Any:
-    from ._estimator import MultiTaskGRUClassifier
-    from ._mixed import MultiTaskGRUEstimator
-    from ._regressor import MultiTaskGRURegressor
-    from ._tagger import MultiTaskGRUTagger
+# The classes a file may name, filled as the package's estimators are defined
+# (see register_estimator): closed to the names above, so loading stays safe.
+_REGISTRY: dict[str, type] = {}
 
-    return {
-        "MultiTaskGRUClassifier": MultiTaskGRUClassifier,
-        "MultiTaskGRURegressor": MultiTaskGRURegressor,
-        "MultiTaskGRUEstimator": MultiTaskGRUEstimator,
-        "MultiTaskGRUTagger": MultiTaskGRUTagger,
-    }[name]
+
+def register_estimator(cls: type) -> None:
+    """Let files name ``cls``: one of the package's own estimators above; any
+    other class (a user's subclass, say) is left out."""
+    if cls.__name__ in _ESTIMATORS and cls.__module__.startswith("sk_mtgru."):
+        _REGISTRY[cls.__name__] = cls
+
+
+def _estimator_class(name: str) -> Any:
+    return _REGISTRY[name]
 
 
 def _safetensors_torch():
@@ -153,8 +162,6 @@ def _safetensors_torch():
 
 
 def _package_version() -> str:
-    from . import __version__
-
     return __version__
 
 
@@ -209,8 +216,6 @@ def save(model: Any, path: str | os.PathLike) -> None:
     >>> bool((sk_mtgru.load(path).predict(X) == pipe.predict(X)).all())
     True
     """
-    from sklearn.pipeline import Pipeline
-
     _, save_file = _safetensors_torch()
     pipeline: dict[str, Any] | None = None
     scaler_tensors: dict[str, torch.Tensor] = {}
@@ -257,10 +262,6 @@ def _pipeline_document(
     pipeline: Any,
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The JSON description of a pipeline's scalers and their arrays."""
-    from sklearn.utils.validation import check_is_fitted
-
-    from ._pipelines import split_scaler_pipeline
-
     scalers, _ = split_scaler_pipeline(pipeline, "sk_mtgru's safe format")
     names = [str(name) for name, _ in pipeline.steps]
     if pipeline.memory is not None:
@@ -298,8 +299,6 @@ def _estimator_document(
     estimator: Any,
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """An estimator's JSON description and its network's tensors."""
-    from sklearn.utils.validation import check_is_fitted
-
     check_is_fitted(estimator)
     name = type(estimator).__name__
     params = _plain_params(estimator)
@@ -657,8 +656,6 @@ def load(path: str | os.PathLike) -> Any:
         estimator._y_frame = fitted["y_frame"]
     if not steps:
         return estimator
-    from sklearn.pipeline import Pipeline
-
     last = r.get(document["pipeline"]["steps"][-1], "name", str, "pipeline.steps")
     if any(step.n_features_in_ != estimator.n_features_in_ for _, step in steps):
         raise r.fail("pipeline", "has a scaler whose features differ from the model's.")
@@ -671,8 +668,6 @@ def _read_pipeline(
     document: dict[str, Any], r: _Reader, tensors: dict[str, torch.Tensor]
 ) -> tuple[list[tuple[str, Any]], dict[str, torch.Tensor]]:
     """The pipeline's fitted scalers, and the tensors left for the network."""
-    from ._preprocessing import SequenceScaler
-
     pipeline = r.get(document, "pipeline", dict, "the file")
     r.get(pipeline, "verbose", bool, "pipeline")
     entries = r.get(pipeline, "steps", list, "pipeline")
@@ -792,8 +787,6 @@ def _check_header(document: dict[str, Any], r: _Reader) -> tuple[int, str]:
 
 def _read_params(document: dict[str, Any], r: _Reader, version: int, name: str) -> Any:
     """The unfitted estimator the file's ``params`` describe, validated."""
-    from ._validation import validate_params
-
     estimator_class = _estimator_class(name)
 
     params = r.get(document, "params", dict, "the file")
@@ -1133,9 +1126,6 @@ def _build_network(
     tensors' names and shapes: a crafted file cannot make this allocate more than
     the weights it holds.
     """
-    from ._base import _seeded_torch
-    from ._validation import check_task_weights
-
     _check_params_match_module(estimator, config, task_names, r)
     n_outputs = config["n_classes"]
     module_class, module_params = estimator._module(
@@ -1166,7 +1156,7 @@ def _build_network(
     except ValueError:
         pass  # e.g. saved from a GPU, loaded where there is none: use the CPU
     task_weights = check_task_weights(estimator.task_weights, task_names)
-    with _seeded_torch(0, device):
+    with seeded_torch(0, device):
         net = estimator._build_net(
             n_features=config["n_features"],
             n_outputs=n_outputs,

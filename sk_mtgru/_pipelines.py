@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sklearn.pipeline import Pipeline
+
+from ._preprocessing import SequenceScaler
+
 __all__ = ["split_scaler_pipeline"]
 
 
@@ -14,10 +18,6 @@ def split_scaler_pipeline(model: Any, what: str) -> tuple[list[Any], Any]:
     ``what`` names the caller in the ``TypeError`` raised for a pipeline with
     other steps before its last.
     """
-    from sklearn.pipeline import Pipeline
-
-    from ._preprocessing import SequenceScaler
-
     if not isinstance(model, Pipeline):
         return [], model
     *steps, (_, estimator) = model.steps

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 from sklearn.base import RegressorMixin
 
 from ._base import _BASE_CONSTRAINTS, _SEQUENCE_NETWORK_CONSTRAINTS, BaseMultiTaskGRU
@@ -379,7 +380,12 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, BaseMultiTas
         Y_pred : ndarray of shape (n_samples, n_targets), or (n_samples,)
             Predictions in the targets' units; 1-D when ``y`` was 1-D at fit.
         """
-        Y_pred = self._unscale(self._logits(X)[0])
+        return self._predictions(*self._logits(X))
+
+    def _predictions(
+        self, logits: tuple[torch.Tensor, ...], lengths: np.ndarray
+    ) -> np.ndarray:
+        Y_pred = self._unscale(logits)
         return Y_pred[:, 0] if self._one_dimensional_y else Y_pred
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
 
-from ._targets import Targets, check_targets, missing_mask
+from ._targets import Targets, check_targets, missing_mask, step_targets
 
 __all__ = ["MultiTaskStratifiedKFold"]
 
@@ -166,9 +166,7 @@ class MultiTaskStratifiedKFold(BaseCrossValidator):
         tagger's."""
         if _per_step(X, y):
             lengths = np.array([len(labels) for labels in y])
-            from ._tagger import _step_targets
-
-            targets = _step_targets(y, lengths, "MultiTaskStratifiedKFold")
+            targets = step_targets(y, lengths, "MultiTaskStratifiedKFold")
             owner = np.repeat(np.arange(n_samples), lengths)
         else:
             targets = check_targets(y, n_samples, estimator="MultiTaskStratifiedKFold")

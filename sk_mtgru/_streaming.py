@@ -25,9 +25,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from ._base import BaseMultiTaskGRU
 from ._data import check_finite_outputs, check_fits
+from ._pipelines import split_scaler_pipeline
 
 __all__ = ["StreamingPredictor"]
 
@@ -118,11 +121,6 @@ class StreamingPredictor:
     """
 
     def __init__(self, model: Any) -> None:
-        from sklearn.utils.validation import check_is_fitted
-
-        from ._base import BaseMultiTaskGRU
-        from ._pipelines import split_scaler_pipeline
-
         self._scalers, self.estimator = split_scaler_pipeline(
             model, "StreamingPredictor"
         )
@@ -214,7 +212,7 @@ class StreamingPredictor:
         -------
         prediction
         """
-        return self._decode(self.estimator.predict)
+        return self._decode(self.estimator._predictions)
 
     def predict_proba(self) -> Any:
         """Class probabilities after the steps read so far, as the estimator's
@@ -225,7 +223,7 @@ class StreamingPredictor:
         -------
         probabilities
         """
-        return self._decode(self.estimator.predict_proba)
+        return self._decode(self.estimator._probabilities)
 
     # ----------------------------------------------------------------- helpers
     def _check_chunk(self, chunk: Any) -> np.ndarray:
@@ -259,7 +257,7 @@ class StreamingPredictor:
                 "No steps have arrived yet: call update with the first chunk."
             )
         n = logits[0].shape[1] if self._tagger else 1
-        result = method(_Computed(logits, np.array([n])))
+        result = method(logits, np.array([n]))
         if self._tagger:
             if isinstance(result, dict):
                 return {name: value[0] for name, value in result.items()}
@@ -421,15 +419,6 @@ class StreamingPredictor:
         if module.input_statistics:
             summaries = [torch.cat([s, statistics]) for s in summaries]
         return tuple(head(s[None]) for head, s in zip(module.heads, summaries))
-
-
-@dataclass
-class _Computed:
-    """Logits already computed, handed to an estimator's ``predict``: its
-    ``_logits`` returns them as they are."""
-
-    logits: tuple[torch.Tensor, ...]
-    lengths: np.ndarray
 
 
 def _merge_statistics(

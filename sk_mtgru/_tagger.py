@@ -14,7 +14,7 @@ from ._data import SequenceDataset, pad_sequences
 from ._mixed import MixedTargetsMixin
 from ._regression import REGRESSION_LOSSES, numeric_column, r2_of_labelled
 from ._tagger_module import MultiTaskGRUTaggerModule
-from ._targets import Targets, check_targets, decode_predictions
+from ._targets import Targets, decode_predictions, step_targets
 from ._validation import StrOptions, check_sample_weight, entries_by_task
 from .metrics import _mean_of_labelled_tasks, _per_task_accuracy
 
@@ -34,73 +34,6 @@ def _side_by_side(columns: list[np.ndarray]) -> np.ndarray:
     for k, column in enumerate(columns):
         steps[:, k] = column
     return steps
-
-
-def _label_sequences(Y: Any) -> list[Any]:
-    """``Y`` as a list with one entry per sequence."""
-    if Y is None:
-        raise ValueError(
-            "MultiTaskGRUTagger requires y: a list with, per sequence, an array of "
-            "shape (n_timesteps_i, n_tasks) -- or (n_timesteps_i,) for one task -- "
-            "aligned step by step with X."
-        )
-    if isinstance(Y, np.ndarray) and Y.ndim in (2, 3) and Y.dtype != object:
-        return list(Y)
-    if isinstance(Y, (list, tuple)) or (isinstance(Y, np.ndarray) and Y.ndim == 1):
-        return list(Y)
-    raise TypeError(
-        f"y must be a list of per-step label arrays, one per sequence; got "
-        f"{type(Y).__name__}. For labels of whole sequences use "
-        "MultiTaskGRUClassifier."
-    )
-
-
-def _step_targets(Y: Any, lengths: np.ndarray, estimator: str) -> Targets:
-    """Check that ``Y[i]`` labels every step of sequence ``i``; one row per step."""
-    sequences = _label_sequences(Y)
-    if len(sequences) != len(lengths):
-        raise ValueError(
-            f"y has {len(sequences)} label sequences but X has {len(lengths)} "
-            "sequences; give one array of per-step labels per sequence."
-        )
-    frames = all(hasattr(y, "columns") for y in sequences)
-    dims = set()
-    for i, (labels, length) in enumerate(zip(sequences, lengths)):
-        n_dims = np.ndim(labels) if not hasattr(labels, "columns") else 2
-        dims.add(n_dims)
-        if n_dims not in (1, 2):
-            raise ValueError(
-                f"y[{i}] has {n_dims} dimensions; each sequence's labels must be 1-D "
-                "(n_timesteps_i,) for one task or 2-D (n_timesteps_i, n_tasks)."
-            )
-        if len(labels) != length:
-            raise ValueError(
-                f"y[{i}] has {len(labels)} labels but X[{i}] has {length} time "
-                "steps: label every step of every sequence (mark a step without a "
-                "label with missing_label)."
-            )
-    if len(dims) > 1:
-        raise ValueError(
-            "y mixes 1-D and 2-D label sequences; give every sequence the same tasks."
-        )
-    if frames:
-        import pandas as pd
-
-        columns = [list(y.columns) for y in sequences]
-        if any(c != columns[0] for c in columns):
-            raise ValueError("y's DataFrames must all have the same task columns.")
-        steps = pd.concat(sequences, ignore_index=True)
-    elif dims == {1}:
-        steps = np.concatenate([np.asarray(y) for y in sequences])
-    else:
-        widths = {np.shape(y)[1] for y in sequences}
-        if len(widths) > 1:
-            raise ValueError(
-                f"y's label sequences have different numbers of tasks {sorted(widths)}"
-                "; every step needs a label (or missing_label) for every task."
-            )
-        steps = np.concatenate([np.asarray(y) for y in sequences])
-    return check_targets(steps, int(np.sum(lengths)), estimator=estimator)
 
 
 class MultiTaskGRUTagger(MixedTargetsMixin, BaseMultiTaskGRU):
@@ -341,7 +274,7 @@ accelerator, random_state, verbose, warm_start
     # ------------------------------------------------------- the base's hooks
     def _fit_targets(self, y: Any, X_checked: Any, name: str) -> Targets:
         lengths = np.array([len(x) for x in X_checked])
-        return _step_targets(y, lengths, name)
+        return step_targets(y, lengths, name)
 
     def _unit_weights(self, weights: np.ndarray, X_checked: Any) -> np.ndarray:
         """Each step counts with its sequence's weight."""
@@ -461,7 +394,11 @@ n_classes_k)
             label sequences were 1-D at fit. With regression tasks, a dict of the
             classification tasks' such lists, by task name.
         """
-        logits, lengths = self._logits(X)
+        return self._probabilities(*self._logits(X))
+
+    def _probabilities(
+        self, logits: tuple[torch.Tensor, ...], lengths: np.ndarray
+    ) -> Any:
         probas = {}
         for name, task, kind in zip(self.task_names_, logits, self.task_types_):
             if kind == "classification":
@@ -487,7 +424,11 @@ n_classes_k)
             tasks, values in their units); 1-D arrays when the label sequences
             were 1-D at fit.
         """
-        logits, lengths = self._logits(X)
+        return self._predictions(*self._logits(X))
+
+    def _predictions(
+        self, logits: tuple[torch.Tensor, ...], lengths: np.ndarray
+    ) -> list[np.ndarray]:
         real = np.arange(logits[0].shape[1])[None, :] < lengths[:, None]
         classes = [self.classes_] if self._one_dimensional_y else self.classes_
         columns = []
@@ -529,7 +470,7 @@ n_classes_k)
         predictions = self.predict(X)
         lengths = np.array([len(p) for p in predictions])
         name = type(self).__name__
-        targets = _step_targets(y, lengths, name)
+        targets = step_targets(y, lengths, name)
         if targets.n_tasks != self.n_tasks_:
             raise ValueError(
                 f"y has {targets.n_tasks} task(s) but {name} was fitted with "

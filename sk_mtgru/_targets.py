@@ -18,7 +18,9 @@ __all__ = [
     "decode_predictions",
     "encode_known",
     "encode_targets",
+    "label_sequences",
     "missing_mask",
+    "step_targets",
 ]
 
 
@@ -302,3 +304,70 @@ def loss_weights(
             sample_weight[labelled] * task_weights[codes[labelled, k]]
         )
     return weights
+
+
+def label_sequences(Y: Any) -> list[Any]:
+    """``Y`` as a list with one entry per sequence."""
+    if Y is None:
+        raise ValueError(
+            "MultiTaskGRUTagger requires y: a list with, per sequence, an array of "
+            "shape (n_timesteps_i, n_tasks) -- or (n_timesteps_i,) for one task -- "
+            "aligned step by step with X."
+        )
+    if isinstance(Y, np.ndarray) and Y.ndim in (2, 3) and Y.dtype != object:
+        return list(Y)
+    if isinstance(Y, (list, tuple)) or (isinstance(Y, np.ndarray) and Y.ndim == 1):
+        return list(Y)
+    raise TypeError(
+        f"y must be a list of per-step label arrays, one per sequence; got "
+        f"{type(Y).__name__}. For labels of whole sequences use "
+        "MultiTaskGRUClassifier."
+    )
+
+
+def step_targets(Y: Any, lengths: np.ndarray, estimator: str) -> Targets:
+    """Check that ``Y[i]`` labels every step of sequence ``i``; one row per step."""
+    sequences = label_sequences(Y)
+    if len(sequences) != len(lengths):
+        raise ValueError(
+            f"y has {len(sequences)} label sequences but X has {len(lengths)} "
+            "sequences; give one array of per-step labels per sequence."
+        )
+    frames = all(hasattr(y, "columns") for y in sequences)
+    dims = set()
+    for i, (labels, length) in enumerate(zip(sequences, lengths)):
+        n_dims = np.ndim(labels) if not hasattr(labels, "columns") else 2
+        dims.add(n_dims)
+        if n_dims not in (1, 2):
+            raise ValueError(
+                f"y[{i}] has {n_dims} dimensions; each sequence's labels must be 1-D "
+                "(n_timesteps_i,) for one task or 2-D (n_timesteps_i, n_tasks)."
+            )
+        if len(labels) != length:
+            raise ValueError(
+                f"y[{i}] has {len(labels)} labels but X[{i}] has {length} time "
+                "steps: label every step of every sequence (mark a step without a "
+                "label with missing_label)."
+            )
+    if len(dims) > 1:
+        raise ValueError(
+            "y mixes 1-D and 2-D label sequences; give every sequence the same tasks."
+        )
+    if frames:
+        import pandas as pd
+
+        columns = [list(y.columns) for y in sequences]
+        if any(c != columns[0] for c in columns):
+            raise ValueError("y's DataFrames must all have the same task columns.")
+        steps = pd.concat(sequences, ignore_index=True)
+    elif dims == {1}:
+        steps = np.concatenate([np.asarray(y) for y in sequences])
+    else:
+        widths = {np.shape(y)[1] for y in sequences}
+        if len(widths) > 1:
+            raise ValueError(
+                f"y's label sequences have different numbers of tasks {sorted(widths)}"
+                "; every step needs a label (or missing_label) for every task."
+            )
+        steps = np.concatenate([np.asarray(y) for y in sequences])
+    return check_targets(steps, int(np.sum(lengths)), estimator=estimator)

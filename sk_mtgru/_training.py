@@ -4,12 +4,20 @@ rule, as skorch callbacks."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping, LRScheduler
 
-__all__ = ["SCHEDULES", "LearningRateSchedule", "PerTaskBest", "training_callbacks"]
+__all__ = [
+    "SCHEDULES",
+    "LearningRateSchedule",
+    "PerTaskBest",
+    "seeded_torch",
+    "training_callbacks",
+]
 
 SCHEDULES = ("constant", "one_cycle", "cosine")
 
@@ -194,3 +202,24 @@ class PerTaskBest(Callback):
     def best_epochs_(self) -> dict[str, int]:
         """Each task's best epoch (1-based, as skorch counts)."""
         return {name: epoch for name, (_, epoch, _) in self.best_.items()}
+
+
+@contextmanager
+def seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch's generators for ``device``; restore their previous state on exit.
+
+    Everything random in a fit -- the weights' initialisation, shuffling, dropout and
+    the validation split -- draws from these generators, so a fit is reproducible and
+    leaves the user's torch random state as it was.
+    """
+    cuda_devices = []
+    if device.type == "cuda":
+        cuda_devices = [
+            device.index if device.index is not None else torch.cuda.current_device()
+        ]
+    with torch.random.fork_rng(devices=cuda_devices):
+        torch.random.default_generator.manual_seed(seed)
+        for index in cuda_devices:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
+        yield

@@ -28,7 +28,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, is_regressor
 from sklearn.metrics import get_scorer, make_scorer
 
-from ._targets import check_targets, missing_mask
+from ._regression import check_regression_targets
+from ._targets import check_targets, missing_mask, step_targets
 
 __all__ = [
     "per_task_accuracy",
@@ -314,16 +315,12 @@ class _Units:
         weights = None if sample_weight is None else np.asarray(sample_weight, float)
         self.lengths = None
         if isinstance(predicted, list):  # the tagger: one array per sequence
-            from ._tagger import _step_targets
-
             self.lengths = np.array([len(p) for p in predicted])
-            targets = _step_targets(y, self.lengths, name)
+            targets = step_targets(y, self.lengths, name)
             predicted = np.concatenate(predicted)
             if weights is not None:
                 weights = np.repeat(weights, self.lengths)
         elif is_regressor(self.final):
-            from ._regression import check_regression_targets
-
             targets = check_regression_targets(y, len(predicted), estimator=name)
         else:
             targets = check_targets(y, len(predicted), estimator=name)

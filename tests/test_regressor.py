@@ -199,8 +199,8 @@ def test_predictions_match_a_hand_written_torch_loop(sensor_targets):
     """The estimator is the network of sk_mtgru._module trained on standardised
     targets with AdamW, gradient clipping and the mean squared error: the same
     loop written by hand from the same initial weights predicts the same."""
-    from sk_mtgru._base import _seeded_torch
     from sk_mtgru._module import MultiTaskGRU
+    from sk_mtgru._training import seeded_torch
 
     X, Y = sensor_targets
     params = dict(
@@ -208,7 +208,7 @@ def test_predictions_match_a_hand_written_torch_loop(sensor_targets):
     )
     reg = small_regressor(**params).fit(X, Y)
     seed = int(np.random.RandomState(0).randint(np.iinfo(np.int32).max))
-    with _seeded_torch(seed, torch.device("cpu")):
+    with seeded_torch(seed, torch.device("cpu")):
         module = MultiTaskGRU(
             n_features=3,
             n_classes=[1, 1],

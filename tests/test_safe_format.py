@@ -6,6 +6,7 @@ import os
 import pickle
 import stat
 import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -595,3 +596,20 @@ def test_fit_refuses_what_load_refuses(dense_data):
         small_classifier(device="meta").fit(X, Y)
     with pytest.raises(ValueError, match="y has values too large"):
         sk_mtgru.MultiTaskGRURegressor(max_iter=1).fit(X, np.full(len(X), 1e300))
+
+
+# ------------------------------------------------ files of the previous release
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("kind", ["joblib", "safetensors"])
+def test_files_written_by_the_previous_release_still_load(kind):
+    # written by sk_mtgru 0.1.0 at 1b5503c (safe format 3): a scaler pipeline
+    stored = np.load(DATA / "classifier_0.1.0_1b5503c_expected.npz")
+    X = [x[:n] for x, n in zip(stored["X"], stored["lengths"])]
+    path = DATA / f"classifier_0.1.0_1b5503c.{kind}"
+    model = joblib.load(path) if kind == "joblib" else sk_mtgru.load(path)
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba[0], stored["proba0"], atol=1e-6)
+    np.testing.assert_allclose(proba[1], stored["proba1"], atol=1e-6)
+    np.testing.assert_array_equal(model.predict(X), stored["labels"])

@@ -1,0 +1,90 @@
+"""The package's modules import one way: no cycle, no import hidden in a function."""
+
+import ast
+from pathlib import Path
+
+import sk_mtgru
+
+PACKAGE = Path(sk_mtgru.__file__).parent
+# Imported where they are used, because they are optional extras.
+OPTIONAL = {"accelerate", "matplotlib", "onnx", "onnxscript", "pandas", "safetensors"}
+
+
+def _modules():
+    """Each module of the package by dotted name, with its parsed source."""
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        yield name, path.name == "__init__.py", ast.parse(path.read_text())
+
+
+def _imported(node, name, is_package):
+    """The package's modules that an import node names (absolute names)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names if a.name.startswith("sk_mtgru")]
+    if node.level == 0:
+        return [node.module] if (node.module or "").startswith("sk_mtgru") else []
+    base = name.split(".")
+    base = base[: len(base) - node.level + (1 if is_package else 0)]
+    module = ".".join(base + ([node.module] if node.module else []))
+    if node.module:
+        return [module]
+    return [f"{module}.{alias.name}" for alias in node.names]
+
+
+def _graph():
+    known = {name for name, _, _ in _modules()}
+    edges, hidden = {}, []
+    for name, is_package, tree in _modules():
+        edges[name] = set()
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            at_top = node in tree.body
+            targets = [t for t in _imported(node, name, is_package) if t in known]
+            if at_top:
+                edges[name].update(targets)
+            elif isinstance(node, ast.Import):
+                roots = {a.name.split(".")[0] for a in node.names}
+                if not roots <= OPTIONAL:
+                    hidden.append((name, node.lineno, sorted(roots)))
+            elif targets or (node.module or "").split(".")[0] not in OPTIONAL:
+                hidden.append((name, node.lineno, node.module))
+    return edges, hidden
+
+
+def _a_cycle(edges):
+    """One cycle of the graph, or None."""
+    state, path = {}, []
+
+    def visit(node):
+        state[node], path[len(path) :] = "open", [node]
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == "open":
+                return path[path.index(nxt) :] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = "done"
+        path.pop()
+        return None
+
+    for node in sorted(edges):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_the_modules_import_each_other_without_a_cycle():
+    edges, _ = _graph()
+    assert len(edges) > 30  # every module was read
+    assert _a_cycle(edges) is None, " -> ".join(_a_cycle(edges))
+
+
+def test_no_module_hides_an_import_in_a_function_but_optional_extras():
+    _, hidden = _graph()
+    assert hidden == []
+
+
+def test_the_checker_sees_a_cycle():
+    assert _a_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _a_cycle({"a": {"b"}, "b": set()}) is None
