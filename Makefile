@@ -22,8 +22,10 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 demo: $(VENV)/.installed  ## the main job on the bundled watch data (under 2 minutes)
 	$(BIN)/python examples/watch_demo.py
 
+# Two test processes of one thread each: on two cores, faster than one process of
+# two threads (1 min 45 s against 2 min 21 s), which oversubscribe each other.
 test: $(VENV)/.installed  ## the test suite, doctests and README included
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2
 
 docs: $(VENV)/.installed  ## the HTML site in docs/_build/html; runs the gallery; warnings are errors
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html

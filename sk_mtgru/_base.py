@@ -392,7 +392,12 @@ class BaseMultiTaskGRU(BaseEstimator):
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
         seed = (seed + epochs_before) % np.iinfo(np.int32).max
-        before = copy.deepcopy(self.net_) if incremental and continuing else None
+        before = None
+        if incremental and continuing:
+            # The history is shared, not copied (it grows with every call): an
+            # epoch only appends to it, so cutting it back restores it.
+            history = self.net_.history
+            before = copy.deepcopy(self.net_, {id(history): history})
         try:
             with seeded_torch(seed, device):
                 if incremental and continuing:
@@ -420,6 +425,7 @@ class BaseMultiTaskGRU(BaseEstimator):
                 self._run_epochs(net, dataset, incremental, epochs_before)
         except BaseException:
             if before is not None:
+                del before.history[epochs_before:]
                 self.net_, self.history_ = before, before.history
             raise
         return net, epochs_before
