@@ -2,9 +2,10 @@
 
 :class:`BaseMultiTaskGRU` holds everything the package's estimators share; the
 estimators (:class:`~sk_mtgru.MultiTaskGRUClassifier`,
-:class:`~sk_mtgru.MultiTaskGRURegressor`, :class:`~sk_mtgru.MultiTaskGRUTagger`)
-differ only in their targets, losses, outputs and scores, which they give through
-the hooks listed in the class's docstring -- as scikit-learn's
+:class:`~sk_mtgru.MultiTaskGRURegressor`, :class:`~sk_mtgru.MultiTaskGRUEstimator`,
+:class:`~sk_mtgru.MultiTaskGRUTagger`) differ only in their targets, losses,
+outputs and scores, which they give through the hooks listed in the class's
+docstring -- as scikit-learn's
 ``BaseMultilayerPerceptron`` serves ``MLPClassifier`` and ``MLPRegressor``.
 """
 

@@ -61,7 +61,8 @@ def check_given_classes(
 
 class ClassificationTargetsMixin:
     """Targets that are class labels: the hooks of
-    :class:`~sk_mtgru._base.BaseMultiTaskGRU` for the classifier and the tagger.
+    :class:`~sk_mtgru._base.BaseMultiTaskGRU` for the classifier (the tagger and
+    ``MultiTaskGRUEstimator`` mix kinds with ``MixedTargetsMixin``).
 
     Each task's labels are encoded as indices into its sorted classes (-1 where a
     label is missing); ``class_weight`` weighs them in the loss.

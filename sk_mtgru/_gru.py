@@ -40,6 +40,7 @@ __all__ = [
     "GRULayerFunction",
     "real_steps",
     "resolve_kernel",
+    "reversed_index",
     "run_gru",
 ]
 
@@ -259,13 +260,13 @@ def resolve_kernel(kernel: str, gru: nn.GRU, x: torch.Tensor) -> str:
     return "sk_mtgru" if training and x.device.type == "cpu" else "torch"
 
 
-def _reversed_index(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
+def reversed_index(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
     """``(max_length, batch)`` step indices reading each sequence backwards.
 
     Step ``t < length`` maps to ``length - 1 - t``; padding steps stay in place.
     The map is its own inverse.
     """
-    steps = torch.arange(max_length)[:, None]
+    steps = torch.arange(max_length, device=lengths.device)[:, None]
     return torch.where(steps < lengths[None, :], lengths[None, :] - 1 - steps, steps)
 
 
@@ -273,7 +274,7 @@ def _reverse(
     steps: torch.Tensor, rows: torch.Tensor | None, columns: torch.Tensor
 ) -> torch.Tensor:
     """Each sequence of time-major ``steps`` read backwards: by ``rows`` (see
-    :func:`_reversed_index`) when lengths differ, else a flip, whose gradient is a
+    :func:`reversed_index`) when lengths differ, else a flip, whose gradient is a
     flip too rather than a scatter."""
     return torch.flip(steps, [0]) if rows is None else steps[rows, columns]
 
@@ -295,7 +296,7 @@ def _run_sk_mtgru(
     batch, max_length = x.shape[0], x.shape[1]
     columns = torch.arange(batch, device=x.device)[None, :]
     if gru.bidirectional:
-        rows = _reversed_index(lengths, max_length).to(x.device) if ragged else None
+        rows = reversed_index(lengths, max_length).to(x.device) if ragged else None
     ends = (lengths - 1).to(x.device)
     layer_input = x.transpose(0, 1).contiguous()  # (length, batch, features)
     for layer in range(gru.num_layers):

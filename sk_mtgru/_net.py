@@ -63,9 +63,11 @@ class MultiTaskNet(NeuralNet):
     """skorch ``NeuralNet`` whose module returns one tensor of logits per task.
 
     Only the documented hooks are customised: :meth:`get_loss` combines the tasks'
-    cross-entropies, weighted per sample and task by ``X["loss_weight"]`` and per
-    task by ``task_weights``, and records each task's loss and accuracy sums per
-    batch in the history (:class:`TaskEpochMetrics` turns them into epoch figures);
+    losses (a cross-entropy for a classification task, a squared error or Huber
+    loss for a regression task), weighted per sample and task by
+    ``X["loss_weight"]`` and per task by ``task_weights``, and records each
+    task's loss and accuracy sums per batch in the history
+    (:class:`TaskEpochMetrics` turns them into epoch figures);
     :meth:`infer` keeps the weights away from the module. A non-finite task loss
     raises :class:`~sk_mtgru.exceptions.TrainingDivergedError` at once, before the
     optimizer takes a step with it.
@@ -76,7 +78,8 @@ class MultiTaskNet(NeuralNet):
       weight in that task, 0 where the task's label is missing;
     - ``sample_weight``, shape (batch,): the sample's weight, for accuracies.
 
-    Targets are class indices, -1 where a label is missing.
+    Targets are, per task, class indices (-1 where a label is missing) or
+    standardised numbers (NaN where missing); see ``task_kinds``.
 
     Parameters
     ----------

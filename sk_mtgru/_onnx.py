@@ -26,7 +26,7 @@ from torch import nn
 
 from ._base import BaseMultiTaskGRU
 from ._frontend import input_statistics
-from ._gru import real_steps
+from ._gru import real_steps, reversed_index
 from ._module import pool_steps
 from ._pipelines import split_scaler_pipeline
 
@@ -46,14 +46,6 @@ def _onnx_modules() -> Any:
             "onnxscript; onnxruntime runs the file)."
         ) from exc
     return onnx
-
-
-def _reversed_index(lengths: torch.Tensor, n_steps: int) -> torch.Tensor:
-    """Per sequence, the step each step reads when the sequence is reversed in place:
-    ``length - 1 - t`` before its end, ``t`` (padding stays put) after it."""
-    steps = torch.arange(n_steps, device=lengths.device)[None, :]
-    flipped = lengths[:, None] - 1 - steps
-    return torch.where(flipped >= 0, flipped, steps)
 
 
 def _readable(
@@ -205,7 +197,7 @@ class _ExportedSequenceModel(nn.Module):
             # recurrences treat as padding after each end.
             h = nn.functional.pad(h, (0, 0, 0, x.shape[1] - h.shape[1]))
         mask = real_steps(lengths, h.shape[1])
-        reverse = _reversed_index(lengths, h.shape[1])
+        reverse = reversed_index(lengths, h.shape[1]).T
         if self.sharing == "mmoe":
             experts = torch.stack(
                 [
@@ -255,7 +247,7 @@ class _ExportedTagger(nn.Module):
     ) -> tuple[torch.Tensor, ...]:
         steps = x.shape[1]
         x, lengths, mask = _readable(x, lengths)
-        reverse = _reversed_index(lengths, x.shape[1])
+        reverse = reversed_index(lengths, x.shape[1]).T
         output = torch.where(mask, self.scaling(x), 0.0)
         per_layer = []
         for gru in self.grus:

@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import (
+    STATISTICS_DTYPES,
     check_n_features,
     check_sequences,
     n_features_of,
@@ -16,8 +17,6 @@ from ._validation import (
 )
 
 __all__ = ["SequenceScaler"]
-
-_FLOAT_DTYPES = [np.float64, np.float32]
 
 
 class SequenceScaler(TransformerMixin, BaseEstimator):
@@ -91,7 +90,7 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         """
         validate_params(self)
         X_checked, self._width_2d = check_sequences(
-            X, dtype=_FLOAT_DTYPES, estimator=type(self).__name__
+            X, dtype=STATISTICS_DTYPES, estimator=type(self).__name__
         )
         n_features = n_features_of(X_checked)
         total = np.zeros(n_features)
@@ -166,7 +165,7 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         name = type(self).__name__
         X_checked, width_2d = check_sequences(
-            X, dtype=_FLOAT_DTYPES, estimator=name, width_2d=self._width_2d
+            X, dtype=STATISTICS_DTYPES, estimator=name, width_2d=self._width_2d
         )
         check_n_features(X_checked, self.n_features_in_, name)
 

@@ -1,7 +1,7 @@
 """Checks of the sequences users pass as ``X`` and of estimator parameters.
 
 Every message a user sees about malformed sequences is written here, so that the
-classifier and the transformers speak with one voice.
+estimators and the scaler speak with one voice.
 
 Axis order: a 3-D ``X`` is ``(n_samples, n_timesteps, n_features)`` -- batch first,
 channels last, as in Keras and ``torch.nn.GRU(batch_first=True)``. A 2-D ``X`` is
@@ -44,6 +44,7 @@ __all__ = [
     "entries_by_task",
     "CheckedSequences",
     "FLOAT_DTYPES",
+    "STATISTICS_DTYPES",
     "LazySequences",
     "is_lazy_collection",
     "n_features_of",
@@ -53,6 +54,8 @@ __all__ = [
 #: dtypes kept as they are; others convert to the first. The network's float32 comes
 #: later, batch by batch or in one padded copy (see ``_data.pad_sequences``).
 FLOAT_DTYPES = [np.float32, np.float64]
+#: The same dtypes for statistics (the scaler's): others convert to float64.
+STATISTICS_DTYPES = [np.float64, np.float32]
 
 _AXIS_HINT = (
     "Pass a 3-D array (n_samples, n_timesteps, n_features), a 2-D array "
