@@ -5,8 +5,8 @@ estimators (:class:`~sk_mtgru.MultiTaskGRUClassifier`,
 :class:`~sk_mtgru.MultiTaskGRURegressor`, :class:`~sk_mtgru.MultiTaskGRUEstimator`,
 :class:`~sk_mtgru.MultiTaskGRUTagger`) differ only in their targets, losses,
 outputs and scores, which they give through the hooks listed in the class's
-docstring -- as scikit-learn's
-``BaseMultilayerPerceptron`` serves ``MLPClassifier`` and ``MLPRegressor``.
+docstring -- as scikit-learn's ``BaseMultilayerPerceptron`` serves
+``MLPClassifier`` and ``MLPRegressor``.
 """
 
 from __future__ import annotations
@@ -219,6 +219,9 @@ class BaseMultiTaskGRU(BaseEstimator):
     - ``_set_encoding(encoding, targets)``: the fitted attributes of the targets;
     - ``_combine_windows(outputs, owners, n)``: with ``crop_length``, one output
       per sequence from its windows';
+    - ``_predictions(logits, lengths)`` and, for classes, ``_probabilities``:
+      ``predict``'s and ``predict_proba``'s outputs from the heads' (the
+      :class:`~sk_mtgru.StreamingPredictor` calls them with its own);
     - optionally ``_unit_weights``, ``_training_dataset``, ``_module`` and
       ``_fitted_architecture`` for networks that label every step.
     """
