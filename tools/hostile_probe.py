@@ -171,7 +171,6 @@ def cache_library_random_bytes(tmp):
 
 @case
 def cache_library_with_wrong_code(tmp):
-
     library = _cache_with_library(tmp)
     if library is None:
         return "no compiler here"
