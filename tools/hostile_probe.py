@@ -48,7 +48,6 @@ def case(function):
 
 
 def _small(kind="classifier", **params):
-
     make = {
         "classifier": sk_mtgru.MultiTaskGRUClassifier,
         "regressor": sk_mtgru.MultiTaskGRURegressor,
@@ -61,7 +60,6 @@ def _small(kind="classifier", **params):
 
 
 def _data(n=40, per_step=False):
-
     return make_multitask_sequences(
         n, n_tasks=2, length=(6, 14), per_step=per_step, random_state=0
     )
@@ -224,7 +222,6 @@ def warm_start_diverging_fit(tmp):
 
 
 def _interrupting(after_calls):
-
     original = MultiTaskNet.train_step
     calls = {"n": 0}
 
@@ -274,7 +271,6 @@ def partial_fit_interrupted(tmp):
 
 @case
 def max_iter_1_warns(tmp):
-
     X, Y = _data(300)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
@@ -294,7 +290,6 @@ def score_with_string_labels_on_integer_model(tmp):
 # ------------------------------------------------------------------ streaming
 @case
 def streaming_huge_values(tmp):
-
     X, Y = _data()
     clf = _small().fit(X, Y)
     outcomes = []
@@ -315,7 +310,6 @@ def streaming_huge_values(tmp):
 
 @case
 def streaming_from_two_threads(tmp):
-
     X, Y = _data()
     clf = _small(conv_layers=0).fit(X, Y)
     stream = sk_mtgru.StreamingPredictor(clf)
@@ -336,7 +330,6 @@ def streaming_from_two_threads(tmp):
 
 # ----------------------------------------------------------------------- ONNX
 def _onnx(tmp, kind, **params):
-
     X, Y = _data(per_step=kind == "tagger")
     model = _small(kind, **params).fit(X, Y)
     path = tmp / "m.onnx"
@@ -345,7 +338,6 @@ def _onnx(tmp, kind, **params):
 
 
 def _onnx_cases(tmp, kind, **params):
-
     session, X = _onnx(tmp, kind, **params)
     x = np.zeros((3, 10, 4), np.float32)
     for i in range(3):
@@ -410,7 +402,6 @@ def _saved(tmp, kind="classifier", y=None):
 
 
 def _craft(path, edit, *, sign=True):
-
     with safe_open(str(path), framework="pt") as f:
         document = json.loads(f.metadata()["sk_mtgru"])
         tensors = {k: f.get_tensor(k) for k in f.keys()}
@@ -423,7 +414,6 @@ def _craft(path, edit, *, sign=True):
 
 
 def _load_and_predict(model, path, X):
-
     error, loaded = _refused(lambda: sk_mtgru.load(path))
     if error:
         return error
@@ -498,7 +488,6 @@ for _name, _run in FILE_CASES.items():
 
 @case
 def file_100_bit_flips_in_the_weights(tmp):
-
     model, path, X = _saved(tmp)
     data = path.read_bytes()
     header = 8 + int.from_bytes(data[:8], "little")
