@@ -343,17 +343,41 @@ class BaseMultiTaskGRU(BaseEstimator):
             incremental=incremental,
             continuing=continuing,
         )
+        return self._set_fitted(
+            net,
+            n_iter=len(net.history) - epochs_before,
+            width_2d=width_2d,
+            task_names=task_names,
+            n_features=n_features_of(X_checked),
+            encoding=encoding,
+            targets=targets,
+            best_epochs=self._best_epochs(net),
+        )
+
+    def _set_fitted(
+        self,
+        net: MultiTaskNet,
+        *,
+        n_iter: int,
+        width_2d: int | None,
+        task_names: list[str],
+        n_features: int,
+        encoding: Any,
+        targets: Targets,
+        best_epochs: dict[str, int] | None,
+    ) -> Any:
+        """Set every fitted attribute: the one place ``fit`` and ``load`` share."""
         self.net_ = net
-        self.n_iter_ = len(net.history) - epochs_before
+        self.n_iter_ = n_iter
         self._width_2d = width_2d
         self.history_ = net.history
         self.task_affinity_ = last_task_affinity(net.history)
         self.task_names_ = np.asarray(task_names, dtype=object)
         self.n_tasks_ = len(task_names)
-        self.n_features_in_ = n_features_of(X_checked)
+        self.n_features_in_ = n_features
         self._one_dimensional_y = targets.one_dimensional
         self._set_encoding(encoding, targets)
-        self.best_epochs_ = self._best_epochs(net)
+        self.best_epochs_ = best_epochs
         return self
 
     @staticmethod

@@ -74,7 +74,6 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
 from ._module import SHARINGS, SUMMARIES
-from ._net import last_task_affinity
 from ._pipelines import split_scaler_pipeline
 from ._preprocessing import SequenceScaler
 from ._regression import TARGET_LIMIT, scaling_is_valid
@@ -345,6 +344,7 @@ def _estimator_document(
             "n_features_in": int(estimator.n_features_in_),
             "width_2d": estimator._width_2d,
             "n_iter": int(estimator.n_iter_),
+            "best_epochs": estimator.best_epochs_,
             "history": [
                 {k: v for k, v in epoch.items() if k != "batches"}
                 for epoch in estimator.history_
@@ -639,21 +639,20 @@ def load(path: str | os.PathLike) -> Any:
         estimator, config, fitted["task_names"], fitted["encoding"], tensors, r
     )
     net.history = History(fitted["history"])
-    estimator.net_ = net
-    estimator.history_ = net.history
-    estimator.task_affinity_ = last_task_affinity(net.history)
-    estimator.n_iter_ = fitted["n_iter"]
-    estimator._width_2d = fitted["width_2d"]
-    estimator.task_names_ = np.asarray(fitted["task_names"], dtype=object)
-    estimator.n_tasks_ = len(fitted["task_names"])
-    estimator.n_features_in_ = fitted["n_features_in"]
-    estimator._one_dimensional_y = fitted["one_dimensional"]
-    estimator._set_encoding(
-        fitted["encoding"],
-        Targets(columns=[], names=None, one_dimensional=fitted["one_dimensional"]),
+    # the targets as fit saw them: named when predictions come as a DataFrame
+    names = fitted["task_names"] if fitted["y_frame"] else None
+    estimator._set_fitted(
+        net,
+        n_iter=fitted["n_iter"],
+        width_2d=fitted["width_2d"],
+        task_names=fitted["task_names"],
+        n_features=fitted["n_features_in"],
+        encoding=fitted["encoding"],
+        targets=Targets(
+            columns=[], names=names, one_dimensional=fitted["one_dimensional"]
+        ),
+        best_epochs=fitted["best_epochs"],
     )
-    if name in _MIXED:
-        estimator._y_frame = fitted["y_frame"]
     if not steps:
         return estimator
     last = r.get(document["pipeline"]["steps"][-1], "name", str, "pipeline.steps")
@@ -985,7 +984,17 @@ def _read_fitted(
                 "must be a list of dicts of plain values (or lists of them, as the "
                 "task affinity matrix).",
             )
+    best_epochs = fitted.get("best_epochs")  # format 4 on
+    if best_epochs is not None and not (
+        isinstance(best_epochs, dict)
+        and set(best_epochs) == {"shared", *task_names}
+        and all(type(e) is int and 0 <= e <= len(history) for e in best_epochs.values())
+    ):
+        raise r.fail(
+            "fitted.best_epochs", "must give the shared encoder and each task an epoch."
+        )
     return {
+        "best_epochs": best_epochs,
         "task_names": task_names,
         "encoding": encoding,
         "one_dimensional": one_dimensional,

@@ -613,3 +613,32 @@ def test_files_written_by_the_previous_release_still_load(kind):
     np.testing.assert_allclose(proba[0], stored["proba0"], atol=1e-6)
     np.testing.assert_allclose(proba[1], stored["proba1"], atol=1e-6)
     np.testing.assert_array_equal(model.predict(X), stored["labels"])
+
+
+@pytest.mark.parametrize("early_stopping", [True, "per_task"])
+def test_load_sets_every_fitted_attribute_fit_sets(
+    tmp_path, dense_data, early_stopping
+):
+    X, Y = dense_data
+    clf = small_classifier(early_stopping=early_stopping, max_iter=4).fit(X, Y)
+    assert clf.best_epochs_ is not None
+    clf.save(tmp_path / "m.safetensors")
+    loaded = sk_mtgru.load(tmp_path / "m.safetensors")
+    fitted = {k for k in vars(clf) if k.endswith("_") and not k.startswith("_")}
+    assert fitted <= set(vars(loaded))
+    assert loaded.best_epochs_ == clf.best_epochs_
+    for name in ("n_iter_", "n_tasks_", "n_features_in_"):
+        assert getattr(loaded, name) == getattr(clf, name)
+
+
+def test_best_epochs_that_name_other_tasks_are_refused(tmp_path, dense_data):
+    X, Y = dense_data
+    small_classifier(early_stopping=True, max_iter=3).fit(X, Y).save(
+        tmp_path / "m.safetensors"
+    )
+    _assert_crafted_file_refused(
+        tmp_path / "m.safetensors",
+        lambda d: d["fitted"].update(best_epochs={"shared": 1, "other": 1}),
+        "best_epochs must give",
+        tmp_path,
+    )
