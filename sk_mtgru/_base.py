@@ -15,7 +15,7 @@ import copy
 import functools
 import math
 import warnings
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -196,7 +196,7 @@ _CLASSIFICATION_CONSTRAINTS: dict = {
 }
 
 
-class BaseMultiTaskGRU(BaseEstimator):
+class BaseMultiTaskGRU(BaseEstimator, ABC):
     """Base of the package's estimators: a shared GRU encoder and a head per task.
 
     Not for direct use. Holds the fit loop (``fit``, warm start, ``partial_fit``'s

@@ -1,9 +1,13 @@
-"""The package's modules import one way: no cycle, no import hidden in a function."""
+"""How the package is built: one-way imports, no import hidden in a function, hooks
+that a subclass must give."""
 
 import ast
 from pathlib import Path
 
+import pytest
+
 import sk_mtgru
+import sk_mtgru._base
 
 PACKAGE = Path(sk_mtgru.__file__).parent
 # Imported where they are used, because they are optional extras.
@@ -88,3 +92,11 @@ def test_no_module_hides_an_import_in_a_function_but_optional_extras():
 def test_the_checker_sees_a_cycle():
     assert _a_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _a_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_an_estimator_missing_a_hook_fails_at_construction():
+    class Forgetful(sk_mtgru._base.BaseMultiTaskGRU):
+        """Has none of the hooks."""
+
+    with pytest.raises(TypeError, match="abstract"):
+        Forgetful()
