@@ -231,6 +231,9 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
     _width_2d: int | None
 
     _parameter_constraints: dict = _BASE_CONSTRAINTS
+    #: Whether the model labels every step (the tagger) rather than each whole
+    #: sequence: what files, export, streaming and scorers ask of a model.
+    _per_step: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -908,7 +911,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             for x, _ in iterator:
                 logits = module(x["x"].to(device), x["lengths"].to(device))
                 outputs.append(tuple(t.to("cpu") for t in logits))
-        if len(outputs) > 1 and outputs[0][0].dim() == 3:  # per step: pad to one length
+        if len(outputs) > 1 and self._per_step:  # pad the batches to one length
             longest = max(part[0].shape[1] for part in outputs)
             outputs = [
                 tuple(F.pad(t, (0, 0, 0, longest - t.shape[1])) for t in part)

@@ -296,7 +296,7 @@ def _description(estimator: Any) -> dict[str, Any]:
             for name, kind in zip(names, kinds)
         ],
         "classes": [None if c is None else c.tolist() for c in classes],
-        "per_step": type(estimator).__name__ == "MultiTaskGRUTagger",
+        "per_step": estimator._per_step,
         "n_features": int(estimator.n_features_in_),
         "means": means,
         "scales": scales,

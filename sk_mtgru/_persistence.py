@@ -119,7 +119,6 @@ _ESTIMATORS = (
 )
 _REGRESSORS = ("MultiTaskGRURegressor",)
 _MIXED = ("MultiTaskGRUEstimator", "MultiTaskGRUTagger")
-_TAGGERS = ("MultiTaskGRUTagger",)
 # The SequenceScaler's fitted arrays, kept as tensors (None when not fitted).
 _SCALER_ARRAYS = ("mean_", "scale_", "var_")
 # JSON nested deeper than this is refused before anything walks it.
@@ -336,7 +335,7 @@ def _estimator_document(
         },
         "estimator": name,
         "params": params,
-        "module": _module_document(module, tagger=name in _TAGGERS),
+        "module": _module_document(module, tagger=estimator._per_step),
         "fitted": {
             "task_names": [str(n) for n in estimator.task_names_],
             **targets,
@@ -633,7 +632,7 @@ def load(path: str | os.PathLike) -> Any:
             raise r.fail("pipeline", f"is not part of format {version}.")
         steps, tensors = _read_pipeline(document, r, tensors)
     estimator = _read_params(document, r, version, name)
-    config = _read_module(document, r, version, tagger=name in _TAGGERS)
+    config = _read_module(document, r, version, tagger=_estimator_class(name)._per_step)
     fitted = _read_fitted(document, r, config, name)
     net = _build_network(
         estimator, config, fitted["task_names"], fitted["encoding"], tensors, r

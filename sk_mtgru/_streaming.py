@@ -139,7 +139,7 @@ class StreamingPredictor:
                 "Stream a model fitted with crop_length=None."
             )
         module = self.estimator.net_.module_
-        self._tagger = hasattr(module, "grus")
+        self._tagger = self.estimator._per_step
         if module.bidirectional if self._tagger else module.gru.bidirectional:
             raise ValueError(
                 f"This {name} reads each sequence in both directions: its "

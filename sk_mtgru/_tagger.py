@@ -160,6 +160,7 @@ accelerator, random_state, verbose, warm_start
     [3, 3]
     """
 
+    _per_step = True
     _parameter_constraints: dict = (
         _BASE_CONSTRAINTS
         | _CLASSIFICATION_CONSTRAINTS

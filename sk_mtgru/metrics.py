@@ -314,7 +314,7 @@ class _Units:
         name = type(self.final).__name__
         weights = None if sample_weight is None else np.asarray(sample_weight, float)
         self.lengths = None
-        if isinstance(predicted, list):  # the tagger: one array per sequence
+        if getattr(self.final, "_per_step", False):  # one array per sequence
             self.lengths = np.array([len(p) for p in predicted])
             targets = step_targets(y, self.lengths, name)
             predicted = np.concatenate(predicted)
