@@ -8,7 +8,7 @@ combination of the tasks' losses with skorch, behind scikit-learn's API:
 :class:`MultiTaskGRUTagger` labels every time step.
 """
 
-from ._estimator import MultiTaskGRUClassifier
+from ._classifier import MultiTaskGRUClassifier
 from ._mixed import MultiTaskGRUEstimator
 from ._onnx import to_onnx
 from ._persistence import load, save

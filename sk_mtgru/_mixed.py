@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils.multiclass import type_of_target
 
 from ._base import (
     _BASE_CONSTRAINTS,
@@ -14,257 +13,22 @@ from ._base import (
     _SEQUENCE_NETWORK_CONSTRAINTS,
     BaseMultiTaskGRU,
 )
-from ._classification import _mean_probability_logits, check_given_classes
-from ._regression import REGRESSION_LOSSES, numeric_column, standardise
+from ._classification import _mean_probability_logits
+from ._mixed_targets import MixedTargetsMixin
+from ._regression import REGRESSION_LOSSES
 from ._targets import (
     Targets,
     check_targets,
-    class_weights,
     decode_predictions,
-    encode_known,
-    encode_targets,
-    loss_weights,
-    missing_mask,
 )
-from ._validation import StrOptions, entries_by_task
+from ._validation import StrOptions
 from ._windows import window_means
 
-__all__ = ["MixedTargetsMixin", "MultiTaskGRUEstimator"]
+__all__ = ["MultiTaskGRUEstimator"]
+
 
 # The kinds a task may be declared as; 'binary' and 'multiclass' are
 # classification tasks whose number of classes is checked.
-TASK_TYPES = ("classification", "binary", "multiclass", "regression")
-
-
-class MixedTargetsMixin:
-    """Targets of either kind, task by task: the hooks of
-    :class:`~sk_mtgru._base.BaseMultiTaskGRU` for :class:`MultiTaskGRUEstimator`
-    and the tagger.
-
-    A classification task's labels are encoded as indices into its sorted
-    classes (-1 where missing) and weighed by ``class_weight``; a regression
-    task's values are standardised (NaN where missing). Both sit side by side in
-    one float32 array.
-    """
-
-    task_types: Any
-    missing_label: Any
-    class_weight: Any
-    loss: str
-    classes_: Any
-    task_types_: list[str]
-    _y_mean: np.ndarray
-    _y_scale: np.ndarray
-
-    def _resolve_types(self, targets: Targets, task_names: list[str]) -> list[str]:
-        """Each task's kind, from ``task_types`` or inferred, checked."""
-        given = self.task_types
-        if given is None:
-            entries: list[Any] = [None] * targets.n_tasks
-        elif isinstance(given, dict):
-            entries = entries_by_task(given, task_names, "task_types", default=None)
-        else:
-            entries = list(given)
-            if len(entries) != targets.n_tasks:
-                raise ValueError(
-                    f"task_types has {len(entries)} entries but y has "
-                    f"{targets.n_tasks} task(s) {task_names}; give one per task, or "
-                    "a dict keyed by task name."
-                )
-        kinds = []
-        for name, entry, column in zip(task_names, entries, targets.columns):
-            if entry is None:
-                labelled = column[~missing_mask(column, self.missing_label)]
-                continuous = len(labelled) and (
-                    type_of_target(np.asarray(labelled.tolist())) == "continuous"
-                )
-                kinds.append("regression" if continuous else "classification")
-                continue
-            if entry not in TASK_TYPES:
-                raise ValueError(
-                    f"task_types gives task {name!r} the kind {entry!r}; use one of "
-                    f"{list(TASK_TYPES)}."
-                )
-            kinds.append("regression" if entry == "regression" else "classification")
-        self._declared = dict(zip(task_names, entries))
-        return kinds
-
-    def _encode(
-        self,
-        targets: Targets,
-        task_names: list[str],
-        known: Any,
-        unit_weights: np.ndarray,
-    ) -> tuple[dict[str, Any], np.ndarray]:
-        """Class codes for the classification tasks, standardised values for the
-        regression tasks, side by side in one float32 array."""
-        kinds = (
-            self._resolve_types(targets, task_names)
-            if known is None
-            else known["kinds"]
-        )
-        self._encoded_kinds = kinds
-        n_units = len(targets.columns[0])
-        encoded = np.empty((n_units, len(kinds)), dtype=np.float32)
-        classes: list[np.ndarray | None] = [None] * len(kinds)
-        mean = np.full(len(kinds), np.nan)
-        scale = np.full(len(kinds), np.nan)
-        which = [k for k, kind in enumerate(kinds) if kind == "classification"]
-        if which:
-            names = [task_names[k] for k in which]
-            sub = Targets([targets.columns[k] for k in which], None, False)
-            if known is None:
-                found, codes = encode_targets(sub, names, self.missing_label)
-                for k, task_classes in zip(which, found):
-                    declared = self._declared.get(task_names[k])
-                    n = len(task_classes)
-                    if (declared == "binary" and n != 2) or (
-                        declared == "multiclass" and n < 3
-                    ):
-                        raise ValueError(
-                            f"task_types says task {task_names[k]!r} is {declared}, "
-                            f"but it has {n} classes."
-                        )
-            else:
-                found = [known["classes"][k] for k in which]
-                codes = np.column_stack(
-                    [
-                        encode_known(column, c, name, self.missing_label)
-                        for column, c, name in zip(sub.columns, found, names)
-                    ]
-                )
-            encoded[:, which] = codes
-            for k, task_classes in zip(which, found):
-                classes[k] = task_classes
-        numeric = [k for k, kind in enumerate(kinds) if kind == "regression"]
-        if numeric:
-            values = np.column_stack(
-                [
-                    numeric_column(
-                        targets.columns[k], task_names[k], type(self).__name__
-                    )
-                    for k in numeric
-                ]
-            )
-            scaling = (
-                None
-                if known is None
-                else (known["mean"][numeric], known["scale"][numeric])
-            )
-            m, s, standard = standardise(values, unit_weights, scaling)
-            encoded[:, numeric] = standard
-            mean[numeric], scale[numeric] = m, s
-        encoding = {"kinds": kinds, "classes": classes, "mean": mean, "scale": scale}
-        return encoding, encoded
-
-    def _fitted_encoding(self) -> dict[str, Any]:
-        classes = self.classes_ if isinstance(self.classes_, list) else [self.classes_]
-        return {
-            "kinds": list(self.task_types_),
-            "classes": classes,
-            "mean": self._y_mean,
-            "scale": self._y_scale,
-        }
-
-    def _loss_weight(
-        self,
-        targets: Targets,
-        task_names: list[str],
-        encoding: dict[str, Any],
-        encoded: np.ndarray,
-        unit_weights: np.ndarray,
-        incremental: bool,
-    ) -> np.ndarray:
-        kinds = encoding["kinds"]
-        weights = (unit_weights[:, None] * ~np.isnan(encoded)).astype(np.float32)
-        which = [k for k, kind in enumerate(kinds) if kind == "classification"]
-        if which:
-            spec = self._classification_class_weight(task_names, kinds)
-            if incremental and spec == "balanced":
-                raise ValueError(
-                    "class_weight='balanced' is not available to partial_fit; pass "
-                    "{label: weight} dicts."
-                )
-            codes = encoded[:, which].astype(np.int64)
-            per_class = class_weights(
-                spec,
-                [encoding["classes"][k] for k in which],
-                codes,
-                [task_names[k] for k in which],
-                one_dimensional=False,
-            )
-            weights[:, which] = loss_weights(unit_weights, codes, per_class)
-        return weights
-
-    def _classification_class_weight(
-        self, task_names: list[str], kinds: list[str]
-    ) -> Any:
-        """``class_weight`` restricted to the classification tasks."""
-        spec = self.class_weight
-        regression = {n for n, kind in zip(task_names, kinds) if kind == "regression"}
-        if isinstance(spec, dict):
-            named = sorted(regression & set(spec))
-            if any(spec[n] is not None for n in named):
-                raise ValueError(
-                    f"class_weight weighs the classes of {named}, which are "
-                    "regression tasks; give weights to classification tasks only."
-                )
-            return {n: w for n, w in spec.items() if n not in regression}
-        if isinstance(spec, (list, tuple)):
-            if len(spec) != len(task_names):
-                raise ValueError(
-                    f"class_weight has {len(spec)} entries but y has "
-                    f"{len(task_names)} task(s): give one per task (None for the "
-                    "regression tasks)."
-                )
-            bad = [n for n, w in zip(task_names, spec) if n in regression and w]
-            if bad:
-                raise ValueError(
-                    f"class_weight weighs the classes of {bad}, which are "
-                    "regression tasks; give them None."
-                )
-            return [w for n, w in zip(task_names, spec) if n not in regression]
-        return spec
-
-    def _n_outputs(self, encoding: dict[str, Any]) -> list[int]:
-        return [1 if c is None else len(c) for c in encoding["classes"]]
-
-    def _net_targets(self, encoding: dict[str, Any]) -> dict[str, Any]:
-        scale = encoding["scale"]
-        return {
-            "task_kinds": list(encoding["kinds"]),
-            "regression_loss": self.loss,
-            "target_scales": [1.0 if np.isnan(s) else float(s) for s in scale],
-            "target_means": [float(m) for m in encoding["mean"]],
-        }
-
-    def _set_encoding(self, encoding: dict[str, Any], targets: Targets) -> None:
-        self.task_types_ = list(encoding["kinds"])
-        classes = list(encoding["classes"])
-        self.classes_ = classes[0] if targets.one_dimensional else classes
-        self._y_mean, self._y_scale = encoding["mean"], encoding["scale"]
-        self._y_frame = targets.names is not None and not targets.one_dimensional
-
-    def _given_encoding(
-        self, classes: Any, targets: Targets, task_names: list[str]
-    ) -> dict[str, Any]:
-        """``partial_fit``'s ``classes``: all the classes of each task, when every
-        task is a classification task."""
-        kinds = self._resolve_types(targets, task_names)
-        if "regression" in kinds:
-            raise ValueError(
-                "partial_fit's classes fixes the classes of classification tasks; "
-                "with regression tasks, let the first call's y fix them."
-            )
-        checked = check_given_classes(classes, targets, task_names)
-        nan = np.full(len(kinds), np.nan)
-        return {"kinds": kinds, "classes": checked, "mean": nan, "scale": nan}
-
-    def _unscaled(self, k: int, standard: np.ndarray) -> np.ndarray:
-        """Regression task ``k``'s standardised outputs in its units."""
-        return standard * self._y_scale[k] + self._y_mean[k]
-
-
 class MultiTaskGRUEstimator(MixedTargetsMixin, BaseMultiTaskGRU):
     """Multi-task sequence model whose tasks are of different kinds.
 

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import _BASE_CONSTRAINTS, _CLASSIFICATION_CONSTRAINTS, BaseMultiTaskGRU
 from ._data import SequenceDataset, pad_sequences
-from ._mixed import MixedTargetsMixin
+from ._mixed_targets import MixedTargetsMixin
 from ._regression import REGRESSION_LOSSES, numeric_column, r2_of_labelled
 from ._tagger_module import MultiTaskGRUTaggerModule
 from ._targets import Targets, decode_predictions, step_targets

@@ -11,7 +11,7 @@ its file (``pytest -x``, so a killed mutant stops at its first failing test):
   changed, ``True`` for ``False``, a call, a return or an attribute
   assignment replaced by ``pass`` -- in ``_net.py``, ``_targets.py``,
   ``_data.py``, ``balancing.py``, ``_base.py`` (the fit loop) and
-  ``_estimator.py``. The share killed is the mutation score; survivors are
+  ``_classifier.py``. The share killed is the mutation score; survivors are
   printed with their change so that one can judge whether a test is missing or
   the mutant is equivalent.
 
@@ -76,7 +76,7 @@ TESTS = {
         "tests/test_frontend.py",
         "tests/test_batching.py",
     ],
-    "_estimator.py": [
+    "_classifier.py": [
         "tests/test_docstrings.py",
         "tests/test_estimator.py",
         "tests/test_objective.py",

@@ -1,0 +1,482 @@
+"""MultiTaskGRUClassifier: a class label per sequence for every task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin
+
+from ._base import (
+    _BASE_CONSTRAINTS,
+    _CLASSIFICATION_CONSTRAINTS,
+    _SEQUENCE_NETWORK_CONSTRAINTS,
+    BaseMultiTaskGRU,
+)
+from ._classification import ClassificationTargetsMixin
+from ._targets import Targets, check_targets, decode_predictions
+from ._validation import check_sample_weight
+from .metrics import _mean_of_labelled_tasks, _per_task_accuracy
+
+__all__ = ["MultiTaskGRUClassifier"]
+
+
+class MultiTaskGRUClassifier(
+    ClassifierMixin, ClassificationTargetsMixin, BaseMultiTaskGRU
+):
+    """Multi-task sequence classifier: a shared GRU encoder with one head per task.
+
+    Two 1-D convolutions read each sequence (the second one every other step), a
+    GRU reads their outputs, and the mean and the maximum of the GRU's outputs over
+    the sequence's real steps -- beside the input's own per-channel statistics and
+    the log of its length -- feed one linear softmax head per task. Training
+    minimises the weighted sum of the tasks' cross-entropies, ``sum_k
+    task_weights[k] * loss_k``, with skorch's training loop: AdamW with weight
+    decay, a one-cycle learning-rate schedule, gradient-norm clipping, and a stop
+    when the training loss stops falling. Each of these defaults was chosen on the
+    package's accuracy suite (see the :ref:`benchmarks <benchmarks>`); each is a
+    parameter.
+
+    **Axis order.** A 3-D ``X`` is ``(n_samples, n_timesteps, n_features)``: batch
+    first, channels last, as in Keras and ``torch.nn.GRU(batch_first=True)``. aeon and
+    sktime use ``(n_samples, n_channels, n_timepoints)``: transpose their arrays with
+    ``X.transpose(0, 2, 1)`` first. A 2-D ``X`` is ``(n_samples, n_timesteps)``, one
+    univariate sequence per row. A list of ``(n_timesteps_i, n_features)`` arrays
+    holds sequences of different lengths; padding never changes a result.
+
+    Parameters
+    ----------
+    hidden_size : int, default=64
+        Size of the GRU's hidden state.
+    num_layers : int, default=1
+        Number of stacked GRU layers.
+    bidirectional : bool, default=False
+        Whether the GRU also reads each sequence backwards.
+    dropout : float, default=0.0
+        Dropout probability between stacked GRU layers and on the summary fed to the
+        heads.
+    summary : {'mean_max', 'mean', 'max', 'last', 'attention'}, default='mean_max'
+        How each sequence is summarised for the heads: the mean and the maximum of
+        the GRU's outputs over the real steps, concatenated; either alone; the
+        GRU's state at the sequence's real end (both directions' with
+        ``bidirectional=True``); or an attention-weighted mean of the outputs (a
+        learned score per step, one scorer per task). Padding never enters any.
+    task_layers : int, default=0
+        GRU layers private to each task, stacked on the shared encoder's outputs:
+        with 1 or more, each task reads the shared encoding with its own recurrent
+        layers before its summary and head. 0 shares everything but the heads.
+    conv_layers : int, default=2
+        1-D convolutions over time before the GRU, each followed by a ReLU, as in
+        DeepConvLSTM (Ordóñez and Roggen, 2016); 0 lets the GRU read the input.
+    conv_channels : int, default=64
+        Filters per convolution: the features per step the GRU reads.
+    conv_kernel_size : int, default=5
+        Width of each filter, in steps; odd.
+    conv_stride : int, default=2
+        Step of the last convolution: the GRU reads ``ceil(n_timesteps /
+        conv_stride)`` steps, which shortens long recordings and speeds training.
+    input_statistics : bool, default=True
+        Whether each head also reads the per-channel mean, standard deviation,
+        minimum and maximum of the sequence (as given to ``fit``, e.g. after a
+        ``SequenceScaler``) and the log of its length, which pooling over steps
+        cannot see.
+    crop_length : int or None, default=None
+        Train on random crops: each epoch, every sequence longer than
+        ``crop_length`` steps is replaced by a window of that many steps at a
+        random offset, so that a long recording is many training examples, not
+        one. ``predict`` and ``predict_proba`` then read windows of
+        ``crop_length`` steps every ``crop_length // 2`` steps (and one ending at
+        the sequence's end) and average their class probabilities. None trains
+        and predicts on whole sequences.
+    sharing : {'hard', 'mmoe'}, default='hard'
+        How the tasks share the encoder: 'hard', one GRU read by every task; or
+        'mmoe', a multi-gate mixture of experts (Ma et al., KDD 2018) -- several
+        GRUs read each sequence side by side, and each task mixes their summaries
+        with weights from a gate of its own (a softmax over the input's
+        statistics), so that tasks which compete for one encoder can lean on
+        different experts. 'mmoe' does not combine with ``task_layers > 0`` or
+        ``summary='attention'``.
+    n_experts : int or None, default=None
+        Experts of ``sharing='mmoe'``; None gives one per task (at least 2).
+    task_weights : None, sequence of float or dict, default=None
+        Weight of each task's loss in the training objective. None weighs all tasks
+        equally; a sequence gives one non-negative weight per task, in the order of
+        ``Y``'s columns; a dict maps task names (see ``task_names_``) to weights, and
+        tasks it leaves out keep weight 1. The weights are not normalised.
+    loss_balancing : None, str or LossBalancing, default=None
+        How the tasks' losses are combined into the training loss, beyond the
+        static ``task_weights`` (which every strategy multiplies in): None or
+        'static' (the weighted sum), 'uncertainty', 'dwa', 'rlw', 'famo', 'pcgrad',
+        'gradnorm', or an instance of a :mod:`sk_mtgru.balancing` class, whose
+        hyper-parameters a grid search can reach as ``loss_balancing__<name>``. The
+        weights in force are recorded per epoch in ``history_`` as
+        ``weight_<task>``.
+    task_affinity_interval : int or None, default=10
+        Measure task affinity every this many training batches (None: never): the
+        cosine similarity of each pair of tasks' gradients on the shared encoder's
+        output, averaged over each epoch's measured batches, in ``history_`` as
+        ``task_affinity`` and after fit as ``task_affinity_``.
+    missing_label : scalar or None, default=None
+        A label value that means "no label for this task", besides None and NaN,
+        which always do: for instance -1 or ``""``. A sample without a label for a
+        task is left out of that task's loss and metrics only, and still trains the
+        other tasks.
+    class_weight : None, 'balanced', list or dict, default=None
+        Weights of each task's classes in its loss, as in scikit-learn's
+        classifiers: None (all 1), 'balanced' (each task's classes weighted by
+        ``n_labelled / (n_classes * count)``), or one entry per task -- a list, or a
+        dict keyed by task name -- each None, 'balanced' or ``{label: weight}``.
+        For a 1-D ``y``, a ``{label: weight}`` dict. Multiplies ``sample_weight``.
+        'balanced' is not available to ``partial_fit``, which sees one chunk at a
+        time: compute the weights and pass them as dicts.
+    solver : {'adamw', 'adam', 'sgd'}, default='adamw'
+        The torch optimizer.
+    learning_rate_init : float, default=3e-3
+        The optimizer's learning rate; with a schedule, its peak.
+    learning_rate : {'one_cycle', 'cosine', 'constant'}, default='one_cycle'
+        The learning-rate schedule over the ``max_iter`` epochs of a fit, stepped
+        after every batch: 'one_cycle' warms up from ``learning_rate_init / 25``
+        to ``learning_rate_init`` over the first 30 % of the steps and anneals to
+        almost 0 (as ``torch.optim.lr_scheduler.OneCycleLR``); 'cosine' anneals
+        from ``learning_rate_init`` to 0; 'constant' keeps it. ``partial_fit``
+        always trains at ``learning_rate_init``.
+    max_grad_norm : float or None, default=1.0
+        Clip the norm of all gradients together to this value before each step
+        (skorch's ``GradientNormClipping``), the usual guard of recurrent networks
+        against exploding gradients; None does not clip.
+    momentum : float, default=0.9
+        Momentum of the 'sgd' solver; ignored by the others.
+    alpha : float, default=1e-2
+        Strength of the L2 penalty, passed to the optimizer as ``weight_decay``
+        (decoupled from the gradient with ``solver='adamw'``).
+    batch_size : int, default=32
+        Sequences per training batch. Prediction uses batches of at least 256.
+    length_bucketing : bool, default=True
+        Batch training sequences of similar lengths together (the batches' order
+        is still shuffled, and every sequence is seen once per epoch), so that
+        batches of sequences of different lengths are padded, and run, to fewer
+        steps. No effect when all sequences have one length.
+    gru_kernel : {'auto', 'torch', 'sk_mtgru'}, default='auto'
+        Which implementation trains the GRUs. 'torch' is ``torch.nn.GRU``'s own;
+        'sk_mtgru' is the package's, with a hand-written backward pass through time that
+        computes the weight gradients of all steps at once -- faster than ``nn.GRU``'s
+        on the CPU (figures on the :ref:`benchmarks <benchmarks>` page) -- and needs no
+        packing for sequences of different lengths in either direction. Its time
+        loops run compiled in C where a C compiler is (built once per machine, see
+        :doc:`/install`), in Python elsewhere. Both read the
+        same parameters, so the choice can be changed on a fitted model, and results
+        agree up to float rounding (dropout between stacked layers draws different
+        masks). 'auto' uses 'sk_mtgru' to train on the CPU and 'torch' otherwise: for
+        prediction, and on a GPU, where cuDNN fuses the recurrence.
+    max_iter : int, default=100
+        Most epochs (passes over the training data); the learning-rate schedule is
+        spread over them. The name is ``MLPClassifier``'s, which also counts epochs
+        for its stochastic solvers; it is skorch's ``max_epochs``.
+    early_stopping : bool or 'per_task', default=False
+        Whether to hold out ``validation_fraction`` of the training sequences and
+        stop when their loss (the weighted sum over tasks) has not improved by at
+        least ``tol`` for ``n_iter_no_change`` epochs; the weights of the best epoch
+        are restored. Without early stopping, training stops when the training
+        loss has not improved by ``tol`` for ``n_iter_no_change`` epochs, as in
+        ``MLPClassifier``. ``'per_task'`` stops the same way, then gives each
+        task its own parameters (its head, and its private layers, attention
+        scorer or gate) from the epoch of that task's lowest validation loss,
+        beside the shared encoder of the best combined loss (``best_epochs_``
+        says which epochs). It costs a copy of a task's own parameters whenever
+        its loss improves; it helps when tasks overfit at different times -- a
+        small or noisy task peaks early while the others still improve -- and
+        helps less when the encoder has moved far from what an early head was
+        trained to read.
+    scoring : None, str, list or dict, default=None
+        Metrics computed on the validation split after every epoch, into
+        ``history_`` as ``valid_<metric>_<task>``: a scikit-learn scorer name
+        (``'balanced_accuracy'``, ``'roc_auc'``, ``'r2'``,
+        ``'neg_mean_absolute_error'``, ...) for every task, a list of names, or a
+        dict keyed by task name. Greater is better, as in scikit-learn. With
+        ``early_stopping='per_task'``, a task's first metric chooses its best
+        epoch. Needs ``early_stopping``, which holds the validation split out.
+    validation_fraction : float, default=0.1
+        Fraction of the training sequences held out for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of the stopping rule, in epochs.
+    tol : float, default=1e-4
+        Smallest decrease of the loss the stopping rule watches (the validation
+        loss with early stopping, else the training loss) that counts as an
+        improvement.
+    device : str or torch.device, default='cpu'
+        Where to train: 'cpu', 'cuda' (or 'cuda:N'), a ``torch.device``, or 'auto'
+        (CUDA when available).
+        A model trained on a GPU predicts on a CPU-only machine after loading.
+    accelerator : accelerate.Accelerator or None, default=None
+        Train data-parallel through Hugging Face Accelerate: run the script with
+        ``accelerate launch`` (or ``torchrun``) and give each process an
+        ``Accelerator``; each trains on its share of every epoch's batches and the
+        gradients are averaged, so every process ends with the same model. Mixed
+        precision on GPUs comes from the accelerator (``mixed_precision='bf16'``).
+        The accelerator places the model: ``device`` is not read. Not with
+        ``partial_fit`` or ``warm_start``, nor with gradient-based
+        ``loss_balancing`` or task affinity (set ``task_affinity_interval=None``),
+        which take each task's gradient apart. The accelerator is not saved in a
+        safe file.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights' initialisation, shuffling, dropout and the validation
+        split. With an int, two fits on a CPU give identical models. torch's global
+        random state is restored after ``fit``.
+    verbose : int, default=0
+        0 is silent; 1 or more shows a progress bar and a table per epoch.
+    warm_start : bool, default=False
+        When True and the estimator is fitted, ``fit`` continues training the current
+        weights for ``max_iter`` more epochs (with a fresh optimizer, as in
+        ``MLPClassifier``), provided the architecture, features, tasks and classes
+        are unchanged. Labels not seen in the first fit are an error.
+
+    Attributes
+    ----------
+    classes_ : list of ndarray, or ndarray
+        The classes of each task; a single array when ``Y`` was 1-D.
+    n_tasks_ : int
+        Number of tasks.
+    task_names_ : ndarray of str
+        Task names: a DataFrame's columns (or a named Series' name), else
+        ``'task_0'``, ``'task_1'``, ...
+    n_features_in_ : int
+        Features per time step seen during ``fit`` (1 for a 2-D ``X`` of univariate
+        sequences).
+    n_iter_ : int
+        Number of epochs the last ``fit`` ran.
+    task_affinity_ : ndarray of shape (n_tasks, n_tasks) or None
+        Cosine similarity of the tasks' gradients on the shared encoder's output,
+        averaged over the last epoch's measured batches: near 1 for tasks that pull
+        the encoder the same way, near 0 for unrelated ones, negative for
+        conflicting ones. None when ``task_affinity_interval=None``.
+    history_ : skorch.History
+        Per epoch: ``train_loss`` (the weighted total), ``train_loss_<task>`` and
+        ``train_acc_<task>`` for each task (averaged over the epoch's batches while
+        training, so with dropout active), ``dur``; with early stopping also the
+        ``valid_*`` figures. Index it like ``history_[:, 'train_loss']``.
+    best_epochs_ : dict or None
+        With early stopping, the epoch (counted from 1) whose weights each task's
+        head has, by task name, and under ``'shared'`` the encoder's; None
+        without.
+    net_ : skorch.NeuralNet
+        The trained skorch net; its ``module_`` is the torch module.
+
+    See Also
+    --------
+    sklearn.multioutput.MultiOutputClassifier : One independent model per task.
+    sklearn.neural_network.MLPClassifier : The parameter names followed here.
+    SequenceScaler : Standardises sequences' features before this estimator.
+
+    Notes
+    -----
+    ``score`` is the mean over tasks of each task's accuracy, not the exact-match
+    accuracy of ``MultiOutputClassifier`` (the fraction of samples with every task
+    right), which falls quickly with the number of tasks and hides which task is
+    learnt. :mod:`sk_mtgru.metrics` has scorers for both and for single tasks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_mtgru import MultiTaskGRUClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 12, 3))  # 40 sequences, 12 steps, 3 features
+    >>> Y = np.column_stack([X[:, :, 0].sum(1) > 0, X[:, :, 1].mean(1) > 0]).astype(int)
+    >>> clf = MultiTaskGRUClassifier(hidden_size=8, max_iter=3, random_state=0)
+    >>> clf.fit(X, Y).predict(X).shape
+    (40, 2)
+    >>> [p.shape for p in clf.predict_proba(X[:5])]
+    [(5, 2), (5, 2)]
+    >>> clf.task_names_.tolist()
+    ['task_0', 'task_1']
+    """
+
+    _parameter_constraints: dict = (
+        _BASE_CONSTRAINTS | _SEQUENCE_NETWORK_CONSTRAINTS | _CLASSIFICATION_CONSTRAINTS
+    )
+
+    def __init__(
+        self,
+        hidden_size: int = 64,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        summary: str = "mean_max",
+        task_layers: int = 0,
+        conv_layers: int = 2,
+        conv_channels: int = 64,
+        conv_kernel_size: int = 5,
+        conv_stride: int = 2,
+        input_statistics: bool = True,
+        crop_length: int | None = None,
+        sharing: str = "hard",
+        n_experts: int | None = None,
+        task_weights: Any = None,
+        loss_balancing: Any = None,
+        task_affinity_interval: int | None = 10,
+        missing_label: Any = None,
+        class_weight: Any = None,
+        solver: str = "adamw",
+        learning_rate_init: float = 3e-3,
+        learning_rate: str = "one_cycle",
+        max_grad_norm: float | None = 1.0,
+        momentum: float = 0.9,
+        alpha: float = 1e-2,
+        batch_size: int = 32,
+        length_bucketing: bool = True,
+        gru_kernel: str = "auto",
+        max_iter: int = 100,
+        early_stopping: bool | str = False,
+        scoring: Any = None,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        device: str = "cpu",
+        accelerator: Any = None,
+        random_state: Any = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+    ) -> None:
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.summary = summary
+        self.task_layers = task_layers
+        self.conv_layers = conv_layers
+        self.conv_channels = conv_channels
+        self.conv_kernel_size = conv_kernel_size
+        self.conv_stride = conv_stride
+        self.input_statistics = input_statistics
+        self.crop_length = crop_length
+        self.sharing = sharing
+        self.n_experts = n_experts
+        self.task_weights = task_weights
+        self.loss_balancing = loss_balancing
+        self.task_affinity_interval = task_affinity_interval
+        self.missing_label = missing_label
+        self.class_weight = class_weight
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.max_grad_norm = max_grad_norm
+        self.momentum = momentum
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.length_bucketing = length_bucketing
+        self.gru_kernel = gru_kernel
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.scoring = scoring
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.accelerator = accelerator
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def _fit_targets(self, y: Any, X_checked: Any, name: str) -> Targets:
+        return check_targets(y, len(X_checked), estimator=name)
+
+    # --------------------------------------------------------------- prediction
+    def predict_proba(self, X: Any) -> list[np.ndarray] | np.ndarray:
+        """Class probabilities of every task.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any form accepted by :meth:`fit`.
+
+        Returns
+        -------
+        proba : list of ndarray of shape (n_samples, n_classes_k), or ndarray
+            One array per task, columns in the order of ``classes_[k]``
+            (scikit-learn's multi-output convention); a single array when ``Y`` was
+            1-D at fit.
+        """
+        return self._probabilities(*self._logits(X))
+
+    def _probabilities(
+        self, logits: tuple[torch.Tensor, ...], lengths: np.ndarray
+    ) -> list[np.ndarray] | np.ndarray:
+        probas = [torch.softmax(task.double(), dim=1).numpy() for task in logits]
+        return probas[0] if self._one_dimensional_y else probas
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable label of every task.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any form accepted by :meth:`fit`.
+
+        Returns
+        -------
+        Y_pred : ndarray of shape (n_samples, n_tasks), or (n_samples,)
+            Predicted labels, in the original label values; 1-D when ``Y`` was 1-D
+            at fit.
+        """
+        return self._predictions(*self._logits(X))
+
+    def _predictions(
+        self, logits: tuple[torch.Tensor, ...], lengths: np.ndarray
+    ) -> np.ndarray:
+        codes = np.column_stack([task.argmax(dim=1).numpy() for task in logits])
+        classes = [self.classes_] if self._one_dimensional_y else self.classes_
+        Y_pred = decode_predictions(classes, codes)
+        return Y_pred[:, 0] if self._one_dimensional_y else Y_pred
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean over tasks of each task's accuracy.
+
+        This differs from ``MultiOutputClassifier.score``, the exact-match accuracy
+        (a sample counts only when every task is right): the mean of per-task
+        accuracies degrades gracefully with the number of tasks and gives credit for
+        each task learnt. Use :func:`sk_mtgru.metrics.exact_match_scorer` for the
+        other. Each task is scored on the samples labelled for it (see
+        ``missing_label``); a task with none in ``y`` is left out of the mean.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any form accepted by :meth:`fit`.
+        y : array-like of shape (n_samples, n_tasks) or (n_samples,)
+            True labels, with the tasks of ``fit``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the sequences in each task's accuracy.
+
+        Returns
+        -------
+        score : float
+            The mean over tasks (targets) of each one's score.
+        """
+        Y_pred = self.predict(X)
+        name = type(self).__name__
+        targets = check_targets(y, len(Y_pred), estimator=name)
+        if targets.n_tasks != self.n_tasks_:
+            raise ValueError(
+                f"Y has {targets.n_tasks} task(s) but {name} was fitted with "
+                f"{self.n_tasks_} ({list(self.task_names_)}); pass the same tasks."
+            )
+        if targets.names is not None and not self._one_dimensional_y:
+            if list(targets.names) != list(self.task_names_):
+                raise ValueError(
+                    f"Y's columns {targets.names} differ from the tasks seen at fit "
+                    f"{list(self.task_names_)}; pass them with the same names, in the "
+                    "same order."
+                )
+        weights = (
+            None
+            if sample_weight is None
+            else check_sample_weight(sample_weight, len(Y_pred))
+        )
+        if Y_pred.ndim == 1:
+            Y_pred = Y_pred[:, np.newaxis]
+        columns_pred = [Y_pred[:, k] for k in range(self.n_tasks_)]
+        scores = _per_task_accuracy(
+            targets.columns, columns_pred, weights, self.missing_label
+        )
+        return _mean_of_labelled_tasks(scores)
