@@ -622,59 +622,19 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         schedule over ``max_iter`` epochs (None: a net for ``partial_fit`` or for
         loading, whose rate stays constant); ``targets``: the net's
         ``task_kinds``, ``regression_loss`` and ``target_scales``."""
-        callbacks: list[tuple[str, Any]] = [
-            ("task_metrics", TaskEpochMetrics(task_names)),
-            ("balancing", BalancingEpochEnd()),
-        ]
         target_means = targets.pop("target_means", [math.nan] * len(task_names))
-        metrics = resolve_scoring(self.scoring, task_names)
-        if validation and metrics:
-            callbacks.append(("scoring", TaskEpochScoring(metrics, target_means)))
-        steps_per_epoch = None
-        if n_samples is not None:
-            n_train = n_samples
-            if validation:
-                n_train -= math.ceil(self.validation_fraction * n_samples)
-            steps_per_epoch = math.ceil(max(n_train, 1) / self.batch_size)
-            if self.accelerator is not None:  # each process steps on its share
-                steps_per_epoch = math.ceil(
-                    steps_per_epoch / self.accelerator.num_processes
-                )
-        callbacks += training_callbacks(
-            schedule=self.learning_rate,
-            steps_per_epoch=steps_per_epoch,
-            max_epochs=self.max_iter,
-            max_grad_norm=self.max_grad_norm,
-            stop_on_train_loss=n_samples is not None and not validation,
-            patience=self.n_iter_no_change,
-            tol=self.tol,
+        callbacks = self._callbacks(
+            task_names,
+            target_means,
+            validation,
+            self._steps_per_epoch(n_samples, validation),
         )
         train_split = None
         if validation:
             train_split = ValidSplit(
                 self.validation_fraction, stratified=False, random_state=seed
             )
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss",
-                        patience=self.n_iter_no_change,
-                        threshold=self.tol,
-                        threshold_mode="abs",
-                        load_best=True,
-                    ),
-                )
-            )
-            if self.early_stopping == "per_task":
-                callbacks.append(("per_task_best", PerTaskBest(task_names, metrics)))
-        if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar()))
-        optimizer_params: dict[str, Any] = {"optimizer__weight_decay": self.alpha}
-        if self.solver == "sgd":
-            optimizer_params["optimizer__momentum"] = self.momentum
-        if _has_fused_step(_SOLVERS[self.solver], torch.device(device).type):
-            optimizer_params["optimizer__fused"] = True
+        optimizer_params = self._optimizer_params(device)
         module, module_params = self._module(n_features, n_outputs, task_names)
         net_class: type[MultiTaskNet] = MultiTaskNet
         accelerated: dict[str, Any] = {}
@@ -719,6 +679,72 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             **optimizer_params,
             **accelerated,
         )
+
+    def _steps_per_epoch(self, n_samples: int | None, validation: bool) -> int | None:
+        """Optimiser steps an epoch of ``n_samples`` training sequences makes (per
+        process, with an accelerator); None when unknown (``partial_fit``)."""
+        if n_samples is None:
+            return None
+        n_train = n_samples
+        if validation:
+            n_train -= math.ceil(self.validation_fraction * n_samples)
+        steps = math.ceil(max(n_train, 1) / self.batch_size)
+        if self.accelerator is not None:  # each process steps on its share
+            steps = math.ceil(steps / self.accelerator.num_processes)
+        return steps
+
+    def _callbacks(
+        self,
+        task_names: list[str],
+        target_means: list[float],
+        validation: bool,
+        steps_per_epoch: int | None,
+    ) -> list[tuple[str, Any]]:
+        """The net's callbacks: per-task metrics, balancing, scoring, schedule,
+        clipping and the stopping rules, early stopping, the progress bar."""
+        callbacks: list[tuple[str, Any]] = [
+            ("task_metrics", TaskEpochMetrics(task_names)),
+            ("balancing", BalancingEpochEnd()),
+        ]
+        metrics = resolve_scoring(self.scoring, task_names)
+        if validation and metrics:
+            callbacks.append(("scoring", TaskEpochScoring(metrics, target_means)))
+        callbacks += training_callbacks(
+            schedule=self.learning_rate,
+            steps_per_epoch=steps_per_epoch,
+            max_epochs=self.max_iter,
+            max_grad_norm=self.max_grad_norm,
+            stop_on_train_loss=steps_per_epoch is not None and not validation,
+            patience=self.n_iter_no_change,
+            tol=self.tol,
+        )
+        if validation:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        threshold=self.tol,
+                        threshold_mode="abs",
+                        load_best=True,
+                    ),
+                )
+            )
+            if self.early_stopping == "per_task":
+                callbacks.append(("per_task_best", PerTaskBest(task_names, metrics)))
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks
+
+    def _optimizer_params(self, device: torch.device) -> dict[str, Any]:
+        """The optimizer's parameters for the net (fused where torch has it)."""
+        params: dict[str, Any] = {"optimizer__weight_decay": self.alpha}
+        if self.solver == "sgd":
+            params["optimizer__momentum"] = self.momentum
+        if _has_fused_step(_SOLVERS[self.solver], torch.device(device).type):
+            params["optimizer__fused"] = True
+        return params
 
     def _check_continuation(
         self, X_checked: Any, task_names: list[str], how: str
