@@ -69,6 +69,8 @@ class ClassificationTargetsMixin:
     """
 
     missing_label: Any
+    #: How a safe file keeps these targets: each task's classes.
+    _targets_kind = "classes"
     class_weight: Any
     classes_: Any
     _fit: Any

@@ -38,6 +38,10 @@ class MixedTargetsMixin:
     one float32 array.
     """
 
+    #: How a safe file keeps these targets: each task's kind, and its classes or
+    #: scaling.
+    _targets_kind = "tasks"
+
     task_types: Any
     missing_label: Any
     class_weight: Any

@@ -59,6 +59,7 @@ weights it holds, nor report parameters its network does not have.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import warnings
@@ -109,16 +110,6 @@ _CLASS_DTYPE_KINDS = "biufU"  # bools, ints, unsigned ints, floats, strings
 
 __all__ = ["save", "load", "FORMAT_VERSION"]
 
-# The estimators a file may hold, by name; the regressors keep a target scaling
-# where the classifiers keep classes.
-_ESTIMATORS = (
-    "MultiTaskGRUClassifier",
-    "MultiTaskGRURegressor",
-    "MultiTaskGRUEstimator",
-    "MultiTaskGRUTagger",
-)
-_REGRESSORS = ("MultiTaskGRURegressor",)
-_MIXED = ("MultiTaskGRUEstimator", "MultiTaskGRUTagger")
 # The SequenceScaler's fitted arrays, kept as tensors (None when not fitted).
 _SCALER_ARRAYS = ("mean_", "scale_", "var_")
 # JSON nested deeper than this is refused before anything walks it.
@@ -131,15 +122,17 @@ _MAX_JSON_VALUES = 4_000_000
 _MAX_EPOCHS = 100_000
 
 
-# The classes a file may name, filled as the package's estimators are defined
-# (see register_estimator): closed to the names above, so loading stays safe.
+# The estimators a file may name, filled as the package defines them (see
+# register_estimator): closed to the package's own classes, so loading stays safe.
 _REGISTRY: dict[str, type] = {}
 
 
 def register_estimator(cls: type) -> None:
-    """Let files name ``cls``: one of the package's own estimators above; any
-    other class (a user's subclass, say) is left out."""
-    if cls.__name__ in _ESTIMATORS and cls.__module__.startswith("sk_mtgru."):
+    """Let files name ``cls`` when it is one of the package's own concrete
+    estimators; any other class (a user's subclass, say) is left out. Each
+    declares how its targets are written (``_targets_kind``: 'classes',
+    'scaling' or 'tasks')."""
+    if cls.__module__.startswith("sk_mtgru.") and not inspect.isabstract(cls):
         _REGISTRY[cls.__name__] = cls
 
 
@@ -222,11 +215,9 @@ def save(model: Any, path: str | os.PathLike) -> None:
         estimator = model.steps[-1][1]
     else:
         estimator = model
-    if type(estimator).__name__ not in _ESTIMATORS or not hasattr(
-        estimator, "_fitted_architecture"
-    ):
+    if _REGISTRY.get(type(estimator).__name__) is not type(estimator):
         raise TypeError(
-            f"sk_mtgru's safe format holds {', '.join(_ESTIMATORS)} models and "
+            f"sk_mtgru's safe format holds {', '.join(sorted(_REGISTRY))} models and "
             "Pipelines of SequenceScaler steps ending in one; got "
             f"{type(estimator).__name__}. Use joblib for other models."
         )
@@ -301,7 +292,7 @@ def _estimator_document(
     name = type(estimator).__name__
     params = _plain_params(estimator)
     targets: dict[str, Any]
-    if name in _MIXED:
+    if estimator._targets_kind == "tasks":
         targets = {
             "tasks": [
                 _task_document(estimator, k, kind)
@@ -309,7 +300,7 @@ def _estimator_document(
             ],
             "y_frame": bool(estimator._y_frame),
         }
-    elif name in _REGRESSORS:
+    elif estimator._targets_kind == "scaling":
         targets = {
             "targets": {
                 "mean": [float(v) for v in estimator._y_mean],
@@ -778,7 +769,7 @@ def _check_header(document: dict[str, Any], r: _Reader) -> tuple[int, str]:
             stacklevel=3,  # the caller of load
         )
     name = r.get(document, "estimator", str, "the file")
-    if name not in _ESTIMATORS:
+    if name not in _REGISTRY:
         raise r.fail("estimator", f"names an unknown estimator {name!r}.")
     return version, name
 
@@ -954,10 +945,11 @@ def _read_fitted(
     if len(set(task_names)) != len(task_names):
         raise r.fail("fitted.task_names", "must be distinct, as fit makes them.")
     y_frame = False
-    if name in _MIXED:
+    kind = _estimator_class(name)._targets_kind
+    if kind == "tasks":
         encoding: Any = _read_tasks(fitted, r, task_names, config)
         y_frame = r.get(fitted, "y_frame", bool, "fitted")
-    elif name in _REGRESSORS:
+    elif kind == "scaling":
         encoding = _read_target_scaling(fitted, r, task_names, config)
     else:
         encoding = _read_classes(fitted, r, task_names, config)

@@ -154,6 +154,9 @@ class RegressionTargetsMixin:
     are mapped back. A missing target (NaN) is left out of that target's loss.
     """
 
+    #: How a safe file keeps these targets: each target's mean and scale.
+    _targets_kind = "scaling"
+
     loss: str
     _y_mean: np.ndarray
     _y_scale: np.ndarray
