@@ -1,59 +1,9 @@
 """A safe model file: weights in safetensors, everything else as JSON. No pickle.
 
 Loading reads tensors and JSON text only: nothing in the file is executed or
-imported, and every value is checked for its type before use, so a file from an
-untrusted source can at worst fail to load with a ``ValueError``.
-
-Layout: one safetensors file. Its tensors are the torch module's ``state_dict``; its
-metadata holds a single key, ``"sk_mtgru"``, whose value is a JSON document::
-
-    {"format": "sk_mtgru", "format_version": 4, "sha256": ...,
-     "versions": {"sk_mtgru": ..., "torch": ..., "scikit-learn": ..., "skorch": ...},
-     "estimator": "MultiTaskGRUClassifier",
-     "params": {...},                          # get_params()
-     "module": {"n_features": ..., "n_classes": [...], "hidden_size": ...,
-                "num_layers": ..., "bidirectional": ..., "dropout": ...,
-                "summary": ..., "task_layers": ..., "conv_layers": ...,
-                "conv_channels": ..., "conv_kernel_size": ..., "conv_stride": ...,
-                "input_statistics": ..., "sharing": ..., "n_experts": ...},
-     "fitted": {"task_names": [...], "classes": [{"dtype": "<i8", "values": [...]}],
-                "one_dimensional": false, "n_features_in": ..., "width_2d": null,
-                "n_iter": ..., "history": [...]}}
-
-A ``MultiTaskGRURegressor`` file has ``"estimator": "MultiTaskGRURegressor"``,
-heads of one output (``n_classes`` all 1) and, instead of ``classes``, its targets'
-standardisation: ``"targets": {"mean": [...], "scale": [...]}``. A
-``MultiTaskGRUEstimator`` or ``MultiTaskGRUTagger`` file describes each task by its
-kind instead, ``"tasks": [{"kind": "classification", "dtype": ..., "values": [...]},
-{"kind": "regression", "mean": ..., "scale": ...}]``, with ``"y_frame"`` (whether
-predictions come as a DataFrame); the tagger's ``module`` lists ``n_features``,
-``n_classes``, ``hidden_size``, ``num_layers``, ``bidirectional``, ``dropout`` and
-``layers`` (the layer each task's head reads).
-
-A ``Pipeline`` of :class:`~sk_mtgru.SequenceScaler` steps and an estimator
-(format 3) adds ``"pipeline": {"verbose": ..., "steps": [{"name": ...,
-"params": {...}, "fitted": {...}}, ..., {"name": ...}]}``; the scalers' ``mean_``,
-``scale_`` and ``var_`` are float64 tensors named ``"steps.<i>.<attribute>"``.
-
-Format 1 (sk_mtgru before the convolutional front end) had no ``conv_*``,
-``input_statistics``, ``sharing`` and ``n_experts`` entries; such files load as
-models without convolutions, statistics or experts. Format 2 held classifiers and
-regressors only.
-
-``"sha256"`` (format 4) is the digest of the rest of the document (its JSON with
-sorted keys) and of every tensor's name, dtype, shape and bytes: a file changed or
-damaged after it was written is refused, never predicted with. Formats 1 to 3 had
-no digest and still load. Before anything is parsed or read, a file of more than
-10,000 tensors or about 4,000,000 JSON values is refused; after parsing, one of
-more than 100,000 epochs of history. Loading accepts only what ``fit`` makes:
-distinct task names, each task's classes distinct, sorted, finite and unchanged by
-their dtype, parameters that pass the estimator's own validation, fitted sizes in
-range, target scalings within float32's range.
-
-Every architectural parameter in ``params`` is checked against ``module`` and the
-network is first built without memory (on torch's ``meta`` device) and checked
-against the tensors' shapes, so a file cannot make ``load`` allocate more than the
-weights it holds, nor report parameters its network does not have.
+imported, and every value is checked before use, so a file from an untrusted source
+can at worst fail to load with a ``ValueError``. The format -- its layout, versions,
+digest and limits -- is specified in the docs (``docs/file_format.rst``).
 """
 
 from __future__ import annotations
