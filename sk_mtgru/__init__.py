@@ -9,9 +9,9 @@ combination of the tasks' losses with skorch, behind scikit-learn's API:
 """
 
 from ._classifier import MultiTaskGRUClassifier
+from ._io import load, save
 from ._mixed import MultiTaskGRUEstimator
 from ._onnx import to_onnx
-from ._persistence import load, save
 from ._preprocessing import SequenceScaler
 from ._regressor import MultiTaskGRURegressor
 from ._streaming import StreamingPredictor

@@ -35,15 +35,16 @@ from ._data import (
     check_finite_outputs,
     pad_sequences,
 )
+from ._encoding import TaskEncoding
 from ._gru import GRU_KERNELS
-from ._module import SHARINGS, SUMMARIES, MultiTaskGRU
+from ._io import register_estimator, save
 from ._net import (
     BalancingEpochEnd,
     MultiTaskNet,
     TaskEpochMetrics,
     last_task_affinity,
 )
-from ._persistence import register_estimator, save
+from ._regression import numeric_column, r2_of_labelled
 from ._scoring import TaskEpochScoring, resolve_scoring
 from ._targets import Targets
 from ._training import SCHEDULES, PerTaskBest, seeded_torch, training_callbacks
@@ -58,13 +59,12 @@ from ._validation import (
     check_sequences,
     check_task_weights,
     n_features_of,
-    sequence_lengths,
     validate_params,
     warn_if_transposed,
 )
-from ._windows import window_starts
 from .balancing import ALIASES, LossBalancing, resolve_balancing
 from .exceptions import TrainingDivergedError
+from .metrics import _mean_of_labelled_tasks, _per_task_accuracy
 
 __all__ = ["BaseMultiTaskGRU"]
 
@@ -99,47 +99,9 @@ def _has_fused_step(optimizer: type, device_type: str) -> bool:
 _STILL_FALLING = 0.05
 
 
-# Parameters that shape the network of the estimators that read whole sequences
-# (classifier, regressor) and that the tagger, whose heads read every step, does
-# not have (in the order _fitted_architecture reports them).
-_SEQUENCE_NETWORK = (
-    "summary",
-    "task_layers",
-    "conv_layers",
-    "conv_channels",
-    "conv_kernel_size",
-    "conv_stride",
-    "input_statistics",
-    "sharing",
-    "n_experts",
-)
-
-
 # Inference batches hold no activations for backpropagation, so they can be larger
 # than training batches.
 _MIN_PREDICT_BATCH_SIZE = 256
-
-
-def _overlapping_windows(
-    X: Any, width: int
-) -> tuple[np.ndarray | None, list[np.ndarray]]:
-    """Windows of ``width`` steps every ``width // 2`` steps (and one ending at each
-    sequence's end) of every sequence longer than ``width``; shorter ones whole.
-
-    Returns each window's sequence index and the windows, or ``(None, [])`` when no
-    sequence is longer than ``width``.
-    """
-    lengths = sequence_lengths(X)
-    if int(lengths.max()) <= width:
-        return None, []
-    step = max(width // 2, 1)
-    owners, windows = [], []
-    for i, length in enumerate(lengths.tolist()):
-        sequence = np.asarray(X[i])
-        starts = window_starts(length, width, step) if length > width else [0]
-        owners += [i] * len(starts)
-        windows += [sequence[start : start + width] for start in starts]
-    return np.asarray(owners), windows
 
 
 # The parameters of every estimator.
@@ -175,20 +137,6 @@ _BASE_CONSTRAINTS: dict = {
     "warm_start": ["boolean"],
 }
 
-# The parameters of the networks that read whole sequences.
-_SEQUENCE_NETWORK_CONSTRAINTS: dict = {
-    "summary": [StrOptions(set(SUMMARIES))],
-    "task_layers": [Interval(Integral, 0, None, closed="left")],
-    "conv_layers": [Interval(Integral, 0, None, closed="left")],
-    "conv_channels": [Interval(Integral, 1, None, closed="left")],
-    "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
-    "conv_stride": [Interval(Integral, 1, None, closed="left")],
-    "input_statistics": ["boolean"],
-    "crop_length": [None, Interval(Integral, 1, None, closed="left")],
-    "sharing": [StrOptions(set(SHARINGS))],
-    "n_experts": [None, Interval(Integral, 2, None, closed="left")],
-}
-
 # The parameters of classification targets.
 _CLASSIFICATION_CONSTRAINTS: dict = {
     "missing_label": "no_validation",
@@ -201,29 +149,32 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
 
     Not for direct use. Holds the fit loop (``fit``, warm start, ``partial_fit``'s
     continuation, the stopping rule and the warnings), the skorch net, the data
-    handling and prediction batching, and persistence. A subclass gives its
-    targets, losses, outputs and scores through these hooks:
+    handling and prediction batching, and persistence. Estimators that label
+    whole sequences build on :class:`~sk_mtgru._sequence.SequenceLevelGRU`; the
+    tagger on this class directly. A subclass gives its targets, network and
+    outputs through these hooks (each returns what it computes; none sets state
+    but ``_set_encoding``):
 
     - ``_fit_targets(y, X_checked, name)``: validated targets, one row per unit
       the tasks label (a sequence, or a step for the tagger);
     - ``_encode(targets, task_names, known, unit_weights)``: the targets'
-      encoding (classes,
-      or a standardisation) and the encoded array the net trains on; ``known``
-      is the encoding to keep when training continues;
+      :class:`~sk_mtgru._encoding.TaskEncoding` and the encoded array the net
+      trains on; ``known`` is the encoding to keep when training continues;
     - ``_fitted_encoding()`` and ``_given_encoding(given, targets, task_names)``:
       the encoding a continued fit keeps, and one given to ``partial_fit``;
     - ``_loss_weight(targets, task_names, encoding, encoded, unit_weights,
       incremental)``: each unit's weight in each task's loss, 0 where missing;
-    - ``_n_outputs(encoding)``, ``_net_targets(encoding)``: the heads' sizes and
-      the net's ``task_kinds``, ``regression_loss`` and ``target_scales``;
     - ``_set_encoding(encoding, targets)``: the fitted attributes of the targets;
-    - ``_combine_windows(outputs, owners, n)``: with ``crop_length``, one output
-      per sequence from its windows';
+    - ``_module(n_features, n_outputs, task_names)`` and
+      ``_fitted_architecture()``: the torch module to build, and the parameters
+      that shaped the fitted one;
     - ``_predictions(logits, lengths)`` and, for classes, ``_probabilities``:
       ``predict``'s and ``predict_proba``'s outputs from the heads' (the
       :class:`~sk_mtgru.StreamingPredictor` calls them with its own);
-    - optionally ``_unit_weights``, ``_training_dataset``, ``_module`` and
-      ``_fitted_architecture`` for networks that label every step.
+    - ``_score_targets(y, n_units)`` and ``_score_units(predictions)``: ``score``'s
+      targets and predictions, one row per unit;
+    - optionally ``_unit_weights`` and ``_training_dataset``, for networks that
+      label every step.
     """
 
     # Set by fit (declared for type checkers; not class attributes).
@@ -335,7 +286,9 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         loss_weight = self._loss_weight(
             targets, task_names, encoding, encoded, unit_weights, incremental
         )
-        dataset = self._training_dataset(X_checked, encoded, weights, loss_weight)
+        dataset = self._training_dataset(
+            X_checked, encoded, weights, loss_weight, encoding
+        )
         net, epochs_before = self._train(
             dataset,
             n_features=n_features_of(X_checked),
@@ -365,7 +318,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         width_2d: int | None,
         task_names: list[str],
         n_features: int,
-        encoding: Any,
+        encoding: TaskEncoding,
         targets: Targets,
         best_epochs: dict[str, int] | None,
     ) -> Any:
@@ -402,7 +355,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         dataset: Any,
         *,
         n_features: int,
-        encoding: Any,
+        encoding: TaskEncoding,
         task_names: list[str],
         task_weights: tuple[float, ...],
         device: torch.device,
@@ -440,14 +393,14 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
                 else:
                     net = self._build_net(
                         n_features=n_features,
-                        n_outputs=self._n_outputs(encoding),
+                        n_outputs=encoding.n_outputs,
                         task_names=task_names,
                         task_weights=task_weights,
                         device=device,
                         seed=seed,
                         validation=self.early_stopping and not incremental,
                         n_samples=None if incremental else len(dataset),
-                        **self._net_targets(encoding),
+                        **encoding.net_targets(getattr(self, "loss", "squared_error")),
                     )
                     net.initialize()
                     if continuing:
@@ -777,14 +730,14 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         self,
         targets: Targets,
         task_names: list[str],
-        known: Any,
+        known: TaskEncoding | None,
         unit_weights: np.ndarray,
-    ) -> tuple[Any, np.ndarray]:
+    ) -> tuple[TaskEncoding, np.ndarray]:
         """The targets' encoding and the encoded array, ``(n_units, n_tasks)``;
         ``unit_weights`` are the units' sample weights."""
 
     @abstractmethod
-    def _fitted_encoding(self) -> Any:
+    def _fitted_encoding(self) -> TaskEncoding:
         """The encoding of the fitted model, which a continued fit keeps."""
 
     def _given_encoding(
@@ -798,7 +751,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         self,
         targets: Targets,
         task_names: list[str],
-        encoding: Any,
+        encoding: TaskEncoding,
         encoded: np.ndarray,
         unit_weights: np.ndarray,
         incremental: bool,
@@ -806,15 +759,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         """Each unit's weight in each task's loss, ``(n_units, n_tasks)``."""
 
     @abstractmethod
-    def _n_outputs(self, encoding: Any) -> list[int]:
-        """The size of each task's head."""
-
-    def _net_targets(self, encoding: Any) -> dict[str, Any]:
-        """The net's ``task_kinds``, ``regression_loss`` and ``target_scales``."""
-        return {}
-
-    @abstractmethod
-    def _set_encoding(self, encoding: Any, targets: Targets) -> None:
+    def _set_encoding(self, encoding: TaskEncoding, targets: Targets) -> None:
         """Set the fitted attributes that describe the targets."""
 
     @abstractmethod
@@ -832,12 +777,6 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             f"{type(self).__name__} predicts values, not class probabilities."
         )
 
-    @abstractmethod
-    def _combine_windows(
-        self, outputs: tuple[torch.Tensor, ...], owners: np.ndarray, n: int
-    ) -> tuple[torch.Tensor, ...]:
-        """With ``crop_length``: each sequence's outputs from its windows'."""
-
     def _unit_weights(self, weights: np.ndarray, X_checked: Any) -> np.ndarray:
         """Each unit's sample weight (here a unit is a sequence)."""
         return weights
@@ -848,6 +787,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         encoded: np.ndarray,
         weights: np.ndarray,
         loss_weight: np.ndarray,
+        encoding: TaskEncoding,
     ) -> SequenceDataset:
         """The sequences with their encoded targets and weights, ready to batch."""
         values, lengths = pad_sequences(X_checked)
@@ -855,58 +795,15 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             values, lengths, encoded, sample_weight=weights, loss_weight=loss_weight
         )
 
+    @abstractmethod
     def _module(
         self, n_features: int, n_outputs: list[int], task_names: list[str]
     ) -> tuple[type[torch.nn.Module], dict[str, Any]]:
         """The torch module's class and its parameters."""
-        return MultiTaskGRU, {
-            "n_features": n_features,
-            "n_classes": n_outputs,
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "bidirectional": self.bidirectional,
-            "dropout": self.dropout,
-            "summary": self.summary,
-            "task_layers": self.task_layers,
-            "gru_kernel": self.gru_kernel,
-            "conv_layers": self.conv_layers,
-            "conv_channels": self.conv_channels,
-            "conv_kernel_size": self.conv_kernel_size,
-            "conv_stride": self.conv_stride,
-            "input_statistics": self.input_statistics,
-            "sharing": self.sharing,
-            "n_experts": self._n_experts(len(n_outputs)),
-        }
 
-    def _n_experts(self, n_tasks: int) -> int:
-        """``n_experts``, or by default one expert per task (at least 2)."""
-        return self.n_experts if self.n_experts is not None else max(n_tasks, 2)
-
+    @abstractmethod
     def _fitted_architecture(self) -> tuple[tuple[str, ...], tuple[Any, ...]]:
         """Names and fitted values of the parameters that shape the network."""
-        module = self.net_.module_
-        gru = module.gru
-        conv = module.conv
-        names = ("hidden_size", "num_layers", "bidirectional", *_SEQUENCE_NETWORK)
-        if conv is None:  # the convolutions' sizes do not shape this network
-            shape = (0, self.conv_channels, self.conv_kernel_size, self.conv_stride)
-        else:
-            shape = conv.sizes()
-        return names, (
-            gru.hidden_size,
-            gru.num_layers,
-            gru.bidirectional,
-            module.summary,
-            module.task_layers,
-            *shape,
-            module.input_statistics,
-            module.sharing,
-            # None (one per task) continues a fit with as many experts as it has;
-            # hard sharing ignores n_experts.
-            self.n_experts
-            if self.n_experts is None or module.sharing == "hard"
-            else module.n_experts,
-        )
 
     # --------------------------------------------------------------- prediction
     def _logits(self, X: Any) -> tuple[tuple[torch.Tensor, ...], np.ndarray]:
@@ -916,13 +813,10 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         name = type(self).__name__
         X_checked, _ = check_sequences(X, estimator=name, width_2d=self._width_2d)
         check_n_features(X_checked, self.n_features_in_, name)
-        crop_length = getattr(self, "crop_length", None)
-        if crop_length is not None:
-            owners, windows = _overlapping_windows(X_checked, crop_length)
-            if owners is not None:
-                logits, _ = self._logits(windows)
-                combined = self._combine_windows(logits, owners, len(X_checked))
-                return combined, sequence_lengths(X_checked)
+        return self._outputs(X_checked)
+
+    def _outputs(self, X_checked: Any) -> tuple[tuple[torch.Tensor, ...], np.ndarray]:
+        """The heads' outputs for checked sequences, in batches, and their lengths."""
         values, lengths = pad_sequences(X_checked)
         dataset = SequenceDataset(values, lengths)
         iterator = BatchIterator(
@@ -946,6 +840,51 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         logits = tuple(torch.cat(parts) for parts in zip(*outputs))
         check_finite_outputs(logits)
         return logits, lengths
+
+    # ------------------------------------------------------------------ scoring
+    def _score(self, X: Any, y: Any, sample_weight: Any) -> float:
+        """``score``'s one rule for every estimator: the mean over tasks of each
+        task's accuracy (classes) or R² (values), each on the units labelled for
+        it; a task with none is left out, and no labelled task at all is an
+        error. ``y`` has the tasks of ``fit``, with the same names if named."""
+        check_is_fitted(self)
+        predictions = self.predict(X)
+        name = type(self).__name__
+        targets = self._fit_targets(y, predictions, name)
+        if targets.n_tasks != self.n_tasks_:
+            raise ValueError(
+                f"Y has {targets.n_tasks} task(s) but {name} was fitted with "
+                f"{self.n_tasks_} ({list(self.task_names_)}); pass the same tasks."
+            )
+        if targets.names is not None and not self._one_dimensional_y:
+            if list(targets.names) != list(self.task_names_):
+                raise ValueError(
+                    f"Y's columns {list(targets.names)} differ from the tasks seen "
+                    f"at fit {list(self.task_names_)}; pass them with the same "
+                    "names, in the same order."
+                )
+        weights = None
+        if sample_weight is not None:
+            per_sequence = check_sample_weight(sample_weight, len(predictions))
+            weights = self._unit_weights(per_sequence, predictions)
+        units = self._score_units(predictions)
+        scores = []
+        kinds = self._fitted_encoding().kinds
+        for k, (column, kind) in enumerate(zip(targets.columns, kinds)):
+            if kind == "regression":
+                true = numeric_column(column, str(self.task_names_[k]), name)
+                scores.append(r2_of_labelled(true, units[:, k].astype(float), weights))
+            else:
+                scores.extend(
+                    _per_task_accuracy(
+                        [column], [units[:, k]], weights, self.missing_label
+                    )
+                )
+        return _mean_of_labelled_tasks(np.array(scores))
+
+    @abstractmethod
+    def _score_units(self, predictions: Any) -> np.ndarray:
+        """``predict``'s output as one row per unit and a column per task."""
 
     def save(self, path: Any) -> None:
         """Write the fitted model to ``path`` in a safe format, without pickle.

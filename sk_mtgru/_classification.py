@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._encoding import TaskEncoding
 from ._targets import Targets, class_weights, encode_known, encode_targets, loss_weights
 from ._windows import window_means
 
@@ -113,12 +114,13 @@ class ClassificationTargetsMixin:
         task_names: list[str],
         known: Any,
         unit_weights: np.ndarray | None = None,
-    ) -> tuple[list[np.ndarray], np.ndarray]:
+    ) -> tuple[TaskEncoding, np.ndarray]:
         """Each task's classes and the targets' integer codes (-1: missing); with
-        ``classes`` given, codes in them."""
+        ``known`` classes, codes in them."""
         if known is None:
-            return encode_targets(targets, task_names, self.missing_label)
-        classes: list[np.ndarray] = known
+            found, codes = encode_targets(targets, task_names, self.missing_label)
+            return TaskEncoding.of_classes(found), codes
+        classes = list(known.classes)
         codes = np.column_stack(
             [
                 encode_known(column, task_classes, task_name, self.missing_label)
@@ -127,21 +129,26 @@ class ClassificationTargetsMixin:
                 )
             ]
         )
-        return classes, codes
+        return known, codes
 
-    def _fitted_encoding(self) -> list[np.ndarray]:
-        return self.classes_ if isinstance(self.classes_, list) else [self.classes_]
+    def _fitted_encoding(self) -> TaskEncoding:
+        classes = self.classes_
+        return TaskEncoding.of_classes(
+            classes if isinstance(classes, list) else [classes]
+        )
 
     def _given_encoding(
         self, classes: Any, targets: Targets, task_names: list[str]
-    ) -> list[np.ndarray]:
-        return check_given_classes(classes, targets, task_names)
+    ) -> TaskEncoding:
+        return TaskEncoding.of_classes(
+            check_given_classes(classes, targets, task_names)
+        )
 
     def _loss_weight(
         self,
         targets: Targets,
         task_names: list[str],
-        classes: list[np.ndarray],
+        encoding: TaskEncoding,
         codes: np.ndarray,
         unit_weights: np.ndarray,
         incremental: bool,
@@ -156,18 +163,15 @@ class ClassificationTargetsMixin:
             )
         per_class = class_weights(
             self.class_weight,
-            classes,
+            list(encoding.classes),
             codes,
             task_names,
             one_dimensional=targets.one_dimensional,
         )
         return loss_weights(unit_weights, codes, per_class)
 
-    def _n_outputs(self, classes: list[np.ndarray]) -> list[int]:
-        return [len(c) for c in classes]
-
-    def _set_encoding(self, classes: list[np.ndarray], targets: Targets) -> None:
-        self.classes_ = classes[0] if targets.one_dimensional else classes
+    def _set_encoding(self, encoding: TaskEncoding, targets: Targets) -> None:
+        self.classes_ = encoding.fitted_classes(targets.one_dimensional)
 
     def _combine_windows(
         self, outputs: tuple[torch.Tensor, ...], owners: np.ndarray, n: int

@@ -8,22 +8,16 @@ import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
 
-from ._base import (
-    _BASE_CONSTRAINTS,
-    _CLASSIFICATION_CONSTRAINTS,
-    _SEQUENCE_NETWORK_CONSTRAINTS,
-    BaseMultiTaskGRU,
-)
+from ._base import _BASE_CONSTRAINTS, _CLASSIFICATION_CONSTRAINTS
 from ._classification import ClassificationTargetsMixin
+from ._sequence import SEQUENCE_NETWORK_CONSTRAINTS, SequenceLevelGRU
 from ._targets import Targets, check_targets, decode_predictions
-from ._validation import check_sample_weight
-from .metrics import _mean_of_labelled_tasks, _per_task_accuracy
 
 __all__ = ["MultiTaskGRUClassifier"]
 
 
 class MultiTaskGRUClassifier(
-    ClassifierMixin, ClassificationTargetsMixin, BaseMultiTaskGRU
+    ClassifierMixin, ClassificationTargetsMixin, SequenceLevelGRU
 ):
     """Multi-task sequence classifier: a shared GRU encoder with one head per task.
 
@@ -292,7 +286,7 @@ class MultiTaskGRUClassifier(
     """
 
     _parameter_constraints: dict = (
-        _BASE_CONSTRAINTS | _SEQUENCE_NETWORK_CONSTRAINTS | _CLASSIFICATION_CONSTRAINTS
+        _BASE_CONSTRAINTS | SEQUENCE_NETWORK_CONSTRAINTS | _CLASSIFICATION_CONSTRAINTS
     )
 
     def __init__(
@@ -453,30 +447,4 @@ class MultiTaskGRUClassifier(
         score : float
             The mean over tasks (targets) of each one's score.
         """
-        Y_pred = self.predict(X)
-        name = type(self).__name__
-        targets = check_targets(y, len(Y_pred), estimator=name)
-        if targets.n_tasks != self.n_tasks_:
-            raise ValueError(
-                f"Y has {targets.n_tasks} task(s) but {name} was fitted with "
-                f"{self.n_tasks_} ({list(self.task_names_)}); pass the same tasks."
-            )
-        if targets.names is not None and not self._one_dimensional_y:
-            if list(targets.names) != list(self.task_names_):
-                raise ValueError(
-                    f"Y's columns {targets.names} differ from the tasks seen at fit "
-                    f"{list(self.task_names_)}; pass them with the same names, in the "
-                    "same order."
-                )
-        weights = (
-            None
-            if sample_weight is None
-            else check_sample_weight(sample_weight, len(Y_pred))
-        )
-        if Y_pred.ndim == 1:
-            Y_pred = Y_pred[:, np.newaxis]
-        columns_pred = [Y_pred[:, k] for k in range(self.n_tasks_)]
-        scores = _per_task_accuracy(
-            targets.columns, columns_pred, weights, self.missing_label
-        )
-        return _mean_of_labelled_tasks(scores)
+        return self._score(X, y, sample_weight)

@@ -7,15 +7,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._base import (
-    _BASE_CONSTRAINTS,
-    _CLASSIFICATION_CONSTRAINTS,
-    _SEQUENCE_NETWORK_CONSTRAINTS,
-    BaseMultiTaskGRU,
-)
+from ._base import _BASE_CONSTRAINTS, _CLASSIFICATION_CONSTRAINTS
 from ._classification import _mean_probability_logits
 from ._mixed_targets import MixedTargetsMixin
 from ._regression import REGRESSION_LOSSES
+from ._sequence import SEQUENCE_NETWORK_CONSTRAINTS, SequenceLevelGRU
 from ._targets import (
     Targets,
     check_targets,
@@ -29,7 +25,7 @@ __all__ = ["MultiTaskGRUEstimator"]
 
 # The kinds a task may be declared as; 'binary' and 'multiclass' are
 # classification tasks whose number of classes is checked.
-class MultiTaskGRUEstimator(MixedTargetsMixin, BaseMultiTaskGRU):
+class MultiTaskGRUEstimator(MixedTargetsMixin, SequenceLevelGRU):
     """Multi-task sequence model whose tasks are of different kinds.
 
     One shared GRU encoder, one head per task: a softmax head for a
@@ -115,7 +111,7 @@ net_
 
     _parameter_constraints: dict = (
         _BASE_CONSTRAINTS
-        | _SEQUENCE_NETWORK_CONSTRAINTS
+        | SEQUENCE_NETWORK_CONSTRAINTS
         | _CLASSIFICATION_CONSTRAINTS
         | {
             "task_types": [None, list, tuple, dict],

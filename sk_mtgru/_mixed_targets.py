@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.utils.multiclass import type_of_target
 
 from ._classification import check_given_classes
+from ._encoding import TaskEncoding
 from ._regression import numeric_column, standardise
 from ._targets import (
     Targets,
@@ -51,8 +52,11 @@ class MixedTargetsMixin:
     _y_mean: np.ndarray
     _y_scale: np.ndarray
 
-    def _resolve_types(self, targets: Targets, task_names: list[str]) -> list[str]:
-        """Each task's kind, from ``task_types`` or inferred, checked."""
+    def _resolve_types(
+        self, targets: Targets, task_names: list[str]
+    ) -> tuple[list[str], dict[str, Any]]:
+        """Each task's kind, from ``task_types`` or inferred, checked; and each
+        task's entry of ``task_types`` (None where inferred)."""
         given = self.task_types
         if given is None:
             entries: list[Any] = [None] * targets.n_tasks
@@ -81,8 +85,7 @@ class MixedTargetsMixin:
                     f"{list(TASK_TYPES)}."
                 )
             kinds.append("regression" if entry == "regression" else "classification")
-        self._declared = dict(zip(task_names, entries))
-        return kinds
+        return kinds, dict(zip(task_names, entries))
 
     def _encode(
         self,
@@ -90,15 +93,13 @@ class MixedTargetsMixin:
         task_names: list[str],
         known: Any,
         unit_weights: np.ndarray,
-    ) -> tuple[dict[str, Any], np.ndarray]:
+    ) -> tuple[TaskEncoding, np.ndarray]:
         """Class codes for the classification tasks, standardised values for the
         regression tasks, side by side in one float32 array."""
-        kinds = (
-            self._resolve_types(targets, task_names)
-            if known is None
-            else known["kinds"]
-        )
-        self._encoded_kinds = kinds
+        if known is None:
+            kinds, declared = self._resolve_types(targets, task_names)
+        else:
+            kinds, declared = list(known.kinds), {}
         n_units = len(targets.columns[0])
         encoded = np.empty((n_units, len(kinds)), dtype=np.float32)
         classes: list[np.ndarray | None] = [None] * len(kinds)
@@ -111,17 +112,17 @@ class MixedTargetsMixin:
             if known is None:
                 found, codes = encode_targets(sub, names, self.missing_label)
                 for k, task_classes in zip(which, found):
-                    declared = self._declared.get(task_names[k])
+                    said = declared.get(task_names[k])
                     n = len(task_classes)
-                    if (declared == "binary" and n != 2) or (
-                        declared == "multiclass" and n < 3
+                    if (said == "binary" and n != 2) or (
+                        said == "multiclass" and n < 3
                     ):
                         raise ValueError(
-                            f"task_types says task {task_names[k]!r} is {declared}, "
+                            f"task_types says task {task_names[k]!r} is {said}, "
                             f"but it has {n} classes."
                         )
             else:
-                found = [known["classes"][k] for k in which]
+                found = [known.classes[k] for k in which]
                 codes = np.column_stack(
                     [
                         encode_known(column, c, name, self.missing_label)
@@ -142,39 +143,30 @@ class MixedTargetsMixin:
                 ]
             )
             scaling = (
-                None
-                if known is None
-                else (known["mean"][numeric], known["scale"][numeric])
+                None if known is None else (known.mean[numeric], known.scale[numeric])
             )
             m, s, standard = standardise(values, unit_weights, scaling)
             encoded[:, numeric] = standard
             mean[numeric], scale[numeric] = m, s
-        encoding = {"kinds": kinds, "classes": classes, "mean": mean, "scale": scale}
-        return encoding, encoded
+        return TaskEncoding.of(kinds, classes, mean, scale), encoded
 
-    def _fitted_encoding(self) -> dict[str, Any]:
+    def _fitted_encoding(self) -> TaskEncoding:
         classes = self.classes_ if isinstance(self.classes_, list) else [self.classes_]
-        return {
-            "kinds": list(self.task_types_),
-            "classes": classes,
-            "mean": self._y_mean,
-            "scale": self._y_scale,
-        }
+        return TaskEncoding.of(self.task_types_, classes, self._y_mean, self._y_scale)
 
     def _loss_weight(
         self,
         targets: Targets,
         task_names: list[str],
-        encoding: dict[str, Any],
+        encoding: TaskEncoding,
         encoded: np.ndarray,
         unit_weights: np.ndarray,
         incremental: bool,
     ) -> np.ndarray:
-        kinds = encoding["kinds"]
         weights = (unit_weights[:, None] * ~np.isnan(encoded)).astype(np.float32)
-        which = [k for k, kind in enumerate(kinds) if kind == "classification"]
+        which = encoding.indices("classification")
         if which:
-            spec = self._classification_class_weight(task_names, kinds)
+            spec = self._classification_class_weight(task_names, encoding.kinds)
             if incremental and spec == "balanced":
                 raise ValueError(
                     "class_weight='balanced' is not available to partial_fit; pass "
@@ -183,7 +175,7 @@ class MixedTargetsMixin:
             codes = encoded[:, which].astype(np.int64)
             per_class = class_weights(
                 spec,
-                [encoding["classes"][k] for k in which],
+                [encoding.classes[k] for k in which],
                 codes,
                 [task_names[k] for k in which],
                 one_dimensional=False,
@@ -192,7 +184,7 @@ class MixedTargetsMixin:
         return weights
 
     def _classification_class_weight(
-        self, task_names: list[str], kinds: list[str]
+        self, task_names: list[str], kinds: tuple[str, ...]
     ) -> Any:
         """``class_weight`` restricted to the classification tasks."""
         spec = self.class_weight
@@ -221,39 +213,26 @@ class MixedTargetsMixin:
             return [w for n, w in zip(task_names, spec) if n not in regression]
         return spec
 
-    def _n_outputs(self, encoding: dict[str, Any]) -> list[int]:
-        return [1 if c is None else len(c) for c in encoding["classes"]]
-
-    def _net_targets(self, encoding: dict[str, Any]) -> dict[str, Any]:
-        scale = encoding["scale"]
-        return {
-            "task_kinds": list(encoding["kinds"]),
-            "regression_loss": self.loss,
-            "target_scales": [1.0 if np.isnan(s) else float(s) for s in scale],
-            "target_means": [float(m) for m in encoding["mean"]],
-        }
-
-    def _set_encoding(self, encoding: dict[str, Any], targets: Targets) -> None:
-        self.task_types_ = list(encoding["kinds"])
-        classes = list(encoding["classes"])
-        self.classes_ = classes[0] if targets.one_dimensional else classes
-        self._y_mean, self._y_scale = encoding["mean"], encoding["scale"]
+    def _set_encoding(self, encoding: TaskEncoding, targets: Targets) -> None:
+        self.task_types_ = list(encoding.kinds)
+        self.classes_ = encoding.fitted_classes(targets.one_dimensional)
+        self._y_mean, self._y_scale = encoding.mean, encoding.scale
         self._y_frame = targets.names is not None and not targets.one_dimensional
 
     def _given_encoding(
         self, classes: Any, targets: Targets, task_names: list[str]
-    ) -> dict[str, Any]:
+    ) -> TaskEncoding:
         """``partial_fit``'s ``classes``: all the classes of each task, when every
         task is a classification task."""
-        kinds = self._resolve_types(targets, task_names)
+        kinds, _ = self._resolve_types(targets, task_names)
         if "regression" in kinds:
             raise ValueError(
                 "partial_fit's classes fixes the classes of classification tasks; "
                 "with regression tasks, let the first call's y fix them."
             )
-        checked = check_given_classes(classes, targets, task_names)
-        nan = np.full(len(kinds), np.nan)
-        return {"kinds": kinds, "classes": checked, "mean": nan, "scale": nan}
+        return TaskEncoding.of_classes(
+            check_given_classes(classes, targets, task_names)
+        )
 
     def _unscaled(self, k: int, standard: np.ndarray) -> np.ndarray:
         """Regression task ``k``'s standardised outputs in its units."""

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._encoding import TaskEncoding
 from ._targets import Targets, check_targets
 from ._windows import window_means
 
@@ -194,18 +195,19 @@ class RegressionTargetsMixin:
         task_names: list[str],
         known: Any,
         unit_weights: np.ndarray,
-    ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    ) -> tuple[TaskEncoding, np.ndarray]:
         """The targets' mean and scale, and the standardised targets (float32).
 
         The mean and standard deviation weigh each value by its sample weight, so
         that a weight of 2 standardises as a repeated sample would.
         """
         values = np.column_stack(targets.columns)
-        mean, scale, encoded = standardise(values, unit_weights, known)
-        return (mean, scale), encoded
+        scaling = None if known is None else (known.mean, known.scale)
+        mean, scale, encoded = standardise(values, unit_weights, scaling)
+        return TaskEncoding.of_scaling(mean, scale), encoded
 
-    def _fitted_encoding(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._y_mean, self._y_scale
+    def _fitted_encoding(self) -> TaskEncoding:
+        return TaskEncoding.of_scaling(self._y_mean, self._y_scale)
 
     def _loss_weight(
         self,
@@ -219,20 +221,8 @@ class RegressionTargetsMixin:
         """The unit's sample weight for each target it has; 0 where missing."""
         return (unit_weights[:, None] * ~np.isnan(encoded)).astype(np.float32)
 
-    def _n_outputs(self, encoding: Any) -> list[int]:
-        return [1] * len(encoding[0])
-
-    def _net_targets(self, encoding: Any) -> dict[str, Any]:
-        mean, scale = encoding
-        return {
-            "task_kinds": ["regression"] * len(mean),
-            "regression_loss": self.loss,
-            "target_scales": [float(s) for s in scale],
-            "target_means": [float(m) for m in mean],
-        }
-
-    def _set_encoding(self, encoding: Any, targets: Targets) -> None:
-        self._y_mean, self._y_scale = encoding
+    def _set_encoding(self, encoding: TaskEncoding, targets: Targets) -> None:
+        self._y_mean, self._y_scale = encoding.mean, encoding.scale
 
     def _combine_windows(
         self, outputs: tuple[torch.Tensor, ...], owners: np.ndarray, n: int

@@ -8,20 +8,20 @@ import numpy as np
 import torch
 from sklearn.base import RegressorMixin
 
-from ._base import _BASE_CONSTRAINTS, _SEQUENCE_NETWORK_CONSTRAINTS, BaseMultiTaskGRU
+from ._base import _BASE_CONSTRAINTS
 from ._regression import (
     REGRESSION_LOSSES,
     RegressionTargetsMixin,
     check_regression_targets,
-    r2_of_labelled,
 )
+from ._sequence import SEQUENCE_NETWORK_CONSTRAINTS, SequenceLevelGRU
 from ._targets import Targets
-from ._validation import StrOptions, check_sample_weight
+from ._validation import StrOptions
 
 __all__ = ["MultiTaskGRURegressor"]
 
 
-class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, BaseMultiTaskGRU):
+class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, SequenceLevelGRU):
     """Multi-target sequence regressor: a shared GRU encoder with one head per target.
 
     Two 1-D convolutions read each sequence (the second one every other step), a
@@ -278,7 +278,7 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, BaseMultiTas
 
     _parameter_constraints: dict = (
         _BASE_CONSTRAINTS
-        | _SEQUENCE_NETWORK_CONSTRAINTS
+        | SEQUENCE_NETWORK_CONSTRAINTS
         | {"loss": [StrOptions(set(REGRESSION_LOSSES))]}
     )
 
@@ -408,24 +408,4 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, BaseMultiTas
         score : float
             The mean over tasks (targets) of each one's score.
         """
-        Y_pred = self.predict(X)
-        name = type(self).__name__
-        targets = check_regression_targets(y, len(Y_pred), estimator=name)
-        if targets.n_tasks != self.n_tasks_:
-            raise ValueError(
-                f"y has {targets.n_tasks} target(s) but {name} was fitted with "
-                f"{self.n_tasks_} ({list(self.task_names_)}); pass the same targets."
-            )
-        weights = (
-            None
-            if sample_weight is None
-            else check_sample_weight(sample_weight, len(Y_pred))
-        )
-        if Y_pred.ndim == 1:
-            Y_pred = Y_pred[:, np.newaxis]
-        scores = [
-            r2_of_labelled(column, Y_pred[:, k], weights)
-            for k, column in enumerate(targets.columns)
-        ]
-        known = [s for s in scores if not np.isnan(s)]
-        return float(np.mean(known)) if known else float("nan")
+        return self._score(X, y, sample_weight)

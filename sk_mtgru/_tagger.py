@@ -7,16 +7,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
 from ._base import _BASE_CONSTRAINTS, _CLASSIFICATION_CONSTRAINTS, BaseMultiTaskGRU
 from ._data import SequenceDataset, pad_sequences
+from ._encoding import TaskEncoding
 from ._mixed_targets import MixedTargetsMixin
-from ._regression import REGRESSION_LOSSES, numeric_column, r2_of_labelled
+from ._regression import REGRESSION_LOSSES
 from ._tagger_module import MultiTaskGRUTaggerModule
 from ._targets import Targets, decode_predictions, step_targets
-from ._validation import StrOptions, check_sample_weight, entries_by_task
-from .metrics import _mean_of_labelled_tasks, _per_task_accuracy
+from ._validation import StrOptions, entries_by_task
 
 __all__ = ["MultiTaskGRUTagger"]
 
@@ -287,6 +286,7 @@ accelerator, random_state, verbose, warm_start
         codes: np.ndarray,
         weights: np.ndarray,
         step_loss_weights: np.ndarray,
+        encoding: TaskEncoding,
     ) -> SequenceDataset:
         values, lengths = pad_sequences(X_checked)
         step_weights = np.repeat(weights, lengths)
@@ -294,7 +294,7 @@ accelerator, random_state, verbose, warm_start
         steps = np.arange(longest)[None, :] < lengths[:, None]  # (n, longest) real
         # Padding reads as missing: -1 for a classification task, NaN for a
         # regression task (integer codes when every task is a classification).
-        regression = np.array([kind == "regression" for kind in self._encoded_kinds])
+        regression = np.array([kind == "regression" for kind in encoding.kinds])
         if regression.any():
             padded_codes = np.where(regression, np.nan, -1.0) * np.ones(
                 (n, longest, 1), dtype=np.float32
@@ -319,12 +319,10 @@ accelerator, random_state, verbose, warm_start
     def _module(
         self, n_features: int, n_outputs: list[int], task_names: list[str]
     ) -> tuple[type[torch.nn.Module], dict[str, Any]]:
-        self.supervision_layers_ = self._check_supervision_layers(task_names)
-        self._fitted_supervision = self.supervision_layers
         return MultiTaskGRUTaggerModule, {
             "n_features": n_features,
             "n_classes": n_outputs,
-            "layers": self.supervision_layers_,
+            "layers": self._check_supervision_layers(task_names),
             "hidden_size": self.hidden_size,
             "num_layers": self.num_layers,
             "bidirectional": self.bidirectional,
@@ -335,13 +333,25 @@ accelerator, random_state, verbose, warm_start
     def _fitted_architecture(self) -> tuple[tuple[str, ...], tuple[Any, ...]]:
         module = self.net_.module_
         gru = module.grus[0]
-        names = ("hidden_size", "num_layers", "bidirectional", "supervision_layers")
-        return names, (
-            gru.hidden_size,
-            module.num_layers,
-            module.bidirectional,
-            self._fitted_supervision,
-        )
+        names = ("hidden_size", "num_layers", "bidirectional")
+        return names, (gru.hidden_size, module.num_layers, module.bidirectional)
+
+    @property
+    def supervision_layers_(self) -> list[int]:
+        """The layer each task's head reads, as fitted (read from the network)."""
+        return list(self.net_.module_.layers)
+
+    def _check_continuation(
+        self, X_checked: Any, task_names: list[str], how: str
+    ) -> None:
+        super()._check_continuation(X_checked, task_names, how)
+        layers = self._check_supervision_layers(task_names)
+        if layers != self.supervision_layers_:
+            raise ValueError(
+                f"{how} cannot continue a fit whose heads read layers "
+                f"{self.supervision_layers_} with supervision_layers giving {layers}. "
+                "Fit with warm_start=False to start afresh."
+            )
 
     def _check_supervision_layers(self, task_names: list[str]) -> list[int]:
         given = self.supervision_layers
@@ -467,43 +477,13 @@ n_classes_k)
         score : float
             The mean over tasks of each one's per-step score.
         """
-        check_is_fitted(self)
-        predictions = self.predict(X)
-        lengths = np.array([len(p) for p in predictions])
-        name = type(self).__name__
-        targets = step_targets(y, lengths, name)
-        if targets.n_tasks != self.n_tasks_:
-            raise ValueError(
-                f"y has {targets.n_tasks} task(s) but {name} was fitted with "
-                f"{self.n_tasks_} ({list(self.task_names_)}); pass the same tasks."
-            )
-        weights = (
-            None
-            if sample_weight is None
-            else np.repeat(check_sample_weight(sample_weight, len(lengths)), lengths)
-        )
+        return self._score(X, y, sample_weight)
+
+    def _score_units(self, predictions: Any) -> np.ndarray:
         steps = np.concatenate(predictions)
-        if steps.ndim == 1:
-            steps = steps[:, np.newaxis]
-        scores = []
-        for k, (column, kind) in enumerate(zip(targets.columns, self.task_types_)):
-            if kind == "regression":
-                true = numeric_column(column, str(self.task_names_[k]), name)
-                scores.append(r2_of_labelled(true, steps[:, k].astype(float), weights))
-            else:
-                scores.extend(
-                    _per_task_accuracy(
-                        [column], [steps[:, k]], weights, self.missing_label
-                    )
-                )
-        return _mean_of_labelled_tasks(np.array(scores))
+        return steps[:, np.newaxis] if steps.ndim == 1 else steps
 
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()
         tags.target_tags.single_output = False
         return tags
-
-    def _combine_windows(
-        self, outputs: tuple[torch.Tensor, ...], owners: np.ndarray, n: int
-    ) -> tuple[torch.Tensor, ...]:
-        raise NotImplementedError("the tagger reads whole sequences")

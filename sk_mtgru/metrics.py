@@ -170,7 +170,7 @@ def _mean_of_labelled_tasks(scores: np.ndarray) -> float:
     if np.all(np.isnan(scores)):
         raise ValueError(
             "No task has a labelled sample (every true label is missing), so there "
-            "is no accuracy to compute."
+            "is no score to compute."
         )
     return float(np.nanmean(scores))
 

@@ -20,7 +20,8 @@ from safetensors.torch import save_file  # noqa: E402
 
 import sk_mtgru  # noqa: E402
 from sk_mtgru import SequenceScaler  # noqa: E402
-from sk_mtgru._persistence import FORMAT_VERSION, _digest  # noqa: E402
+from sk_mtgru._io import FORMAT_VERSION  # noqa: E402
+from sk_mtgru._io._format import digest  # noqa: E402
 from sk_mtgru.datasets import make_multitask_sequences  # noqa: E402
 
 from .conftest import small_classifier  # noqa: E402
@@ -37,7 +38,7 @@ def _write(path, document, tensors, *, sign=True):
     """Write a crafted file; signed as a crafter who recomputes the digest would
     (so that the checks past the digest are what refuses it)."""
     if sign and "sha256" in document:
-        document["sha256"] = _digest(json.loads(json.dumps(document)), tensors)
+        document["sha256"] = digest(json.loads(json.dumps(document)), tensors)
     save_file(tensors, str(path), metadata={"sk_mtgru": json.dumps(document)})
 
 

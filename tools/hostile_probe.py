@@ -35,7 +35,12 @@ from safetensors.torch import save_file
 from sklearn.exceptions import ConvergenceWarning
 
 import sk_mtgru
-from sk_mtgru import _native, _persistence
+from sk_mtgru import _native
+
+try:
+    from sk_mtgru._io._format import digest as _digest
+except ImportError:  # releases before the _io package
+    from sk_mtgru._persistence import _digest  # type: ignore[no-redef]
 from sk_mtgru._net import MultiTaskNet
 from sk_mtgru.datasets import make_multitask_sequences
 
@@ -99,6 +104,11 @@ def _fresh_load():
         warnings.simplefilter("always")
         import sk_mtgru._gru as g
         from sk_mtgru import _native
+
+try:
+    from sk_mtgru._io._format import digest as _digest
+except ImportError:  # releases before the _io package
+    from sk_mtgru._persistence import _digest  # type: ignore[no-redef]
         with warnings.catch_warnings(record=True) as seen:
             lib = _native.native_loops()
         print("loaded" if lib is not None else "python loops",
@@ -407,9 +417,7 @@ def _craft(path, edit, *, sign=True):
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     tensors = edit(document, tensors) or tensors
     if sign and "sha256" in document:
-        document["sha256"] = _persistence._digest(
-            json.loads(json.dumps(document)), tensors
-        )
+        document["sha256"] = _digest(json.loads(json.dumps(document)), tensors)
     save_file(tensors, str(path), metadata={"sk_mtgru": json.dumps(document)})
 
 
