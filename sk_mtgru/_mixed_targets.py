@@ -19,7 +19,7 @@ from ._targets import (
     loss_weights,
     missing_mask,
 )
-from ._validation import entries_by_task
+from ._validation import per_task
 
 __all__ = ["TASK_TYPES", "MixedTargetsMixin"]
 
@@ -57,19 +57,13 @@ class MixedTargetsMixin:
     ) -> tuple[list[str], dict[str, Any]]:
         """Each task's kind, from ``task_types`` or inferred, checked; and each
         task's entry of ``task_types`` (None where inferred)."""
-        given = self.task_types
-        if given is None:
-            entries: list[Any] = [None] * targets.n_tasks
-        elif isinstance(given, dict):
-            entries = entries_by_task(given, task_names, "task_types", default=None)
-        else:
-            entries = list(given)
-            if len(entries) != targets.n_tasks:
-                raise ValueError(
-                    f"task_types has {len(entries)} entries but y has "
-                    f"{targets.n_tasks} task(s) {task_names}; give one per task, or "
-                    "a dict keyed by task name."
-                )
+        entries = per_task(
+            self.task_types,
+            task_names,
+            "task_types",
+            default=None,
+            what="one kind per task",
+        )
         kinds = []
         for name, entry, column in zip(task_names, entries, targets.columns):
             if entry is None:
@@ -188,30 +182,26 @@ class MixedTargetsMixin:
     ) -> Any:
         """``class_weight`` restricted to the classification tasks."""
         spec = self.class_weight
-        regression = {n for n, kind in zip(task_names, kinds) if kind == "regression"}
-        if isinstance(spec, dict):
-            named = sorted(regression & set(spec))
-            if any(spec[n] is not None for n in named):
-                raise ValueError(
-                    f"class_weight weighs the classes of {named}, which are "
-                    "regression tasks; give weights to classification tasks only."
-                )
-            return {n: w for n, w in spec.items() if n not in regression}
-        if isinstance(spec, (list, tuple)):
-            if len(spec) != len(task_names):
-                raise ValueError(
-                    f"class_weight has {len(spec)} entries but y has "
-                    f"{len(task_names)} task(s): give one per task (None for the "
-                    "regression tasks)."
-                )
-            bad = [n for n, w in zip(task_names, spec) if n in regression and w]
-            if bad:
-                raise ValueError(
-                    f"class_weight weighs the classes of {bad}, which are "
-                    "regression tasks; give them None."
-                )
-            return [w for n, w in zip(task_names, spec) if n not in regression]
-        return spec
+        if spec is None or isinstance(spec, str):
+            return spec
+        entries = per_task(
+            spec,
+            task_names,
+            "class_weight",
+            default=None,
+            what="one entry per task (None for the regression tasks)",
+        )
+        bad = [
+            n
+            for n, w, kind in zip(task_names, entries, kinds)
+            if kind == "regression" and w is not None
+        ]
+        if bad:
+            raise ValueError(
+                f"class_weight weighs the classes of {bad}, which are "
+                "regression tasks; give them None (or leave them out of a dict)."
+            )
+        return [w for w, kind in zip(entries, kinds) if kind == "classification"]
 
     def _set_encoding(self, encoding: TaskEncoding, targets: Targets) -> None:
         self.task_types_ = list(encoding.kinds)

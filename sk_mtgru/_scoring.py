@@ -10,7 +10,7 @@ import torch
 from sklearn.metrics import get_scorer
 from skorch.callbacks import Callback
 
-from ._validation import entries_by_task
+from ._validation import per_task
 from .metrics import _TaskView, score_task
 
 __all__ = ["TaskEpochScoring", "resolve_scoring"]
@@ -22,17 +22,19 @@ def resolve_scoring(scoring: Any, task_names: list[str]) -> dict[str, list[str]]
     entries are None, a name or a list of names."""
     if scoring is None:
         return {}
-    if isinstance(scoring, str):
-        entries: list[Any] = [scoring] * len(task_names)
-    elif isinstance(scoring, (list, tuple)):
-        entries = [list(scoring)] * len(task_names)
-    elif isinstance(scoring, dict):
-        entries = entries_by_task(scoring, task_names, "scoring", default=None)
-    else:
+    if not isinstance(scoring, (str, list, tuple, dict)):
         raise TypeError(
             "scoring must be a scorer name, a list of them, or a dict keyed by task "
             f"name; got {type(scoring).__name__}."
         )
+    entries = per_task(
+        scoring,
+        task_names,
+        "scoring",
+        default=None,
+        what="metrics per task",
+        every=(str, list, tuple),
+    )
     metrics = {}
     for name, entry in zip(task_names, entries):
         names = [] if entry is None else [entry] if isinstance(entry, str) else entry

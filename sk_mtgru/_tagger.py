@@ -15,7 +15,7 @@ from ._mixed_targets import MixedTargetsMixin
 from ._regression import REGRESSION_LOSSES
 from ._tagger_module import MultiTaskGRUTaggerModule
 from ._targets import Targets, decode_predictions, step_targets
-from ._validation import StrOptions, entries_by_task
+from ._validation import StrOptions, per_task
 
 __all__ = ["MultiTaskGRUTagger"]
 
@@ -354,22 +354,14 @@ accelerator, random_state, verbose, warm_start
             )
 
     def _check_supervision_layers(self, task_names: list[str]) -> list[int]:
-        given = self.supervision_layers
         top = self.num_layers - 1
-        if given is None:
-            return [top] * len(task_names)
-        if isinstance(given, dict):
-            layers = entries_by_task(
-                given, task_names, "supervision_layers", default=top
-            )
-        else:
-            layers = list(given)
-            if len(layers) != len(task_names):
-                raise ValueError(
-                    f"supervision_layers has {len(layers)} entries but there are "
-                    f"{len(task_names)} tasks {list(task_names)}; give one layer per "
-                    "task, or a dict keyed by task name."
-                )
+        layers = per_task(
+            self.supervision_layers,
+            task_names,
+            "supervision_layers",
+            default=top,
+            what="one layer per task",
+        )
         checked = []
         for name, layer in zip(task_names, layers):
             if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, Integral):

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._validation import entries_by_task
+from ._validation import per_task
 
 __all__ = [
     "Targets",
@@ -230,27 +230,19 @@ def class_weights(
     ``sklearn.utils.class_weight.compute_class_weight`` does; classes a dict leaves
     out keep weight 1.
     """
-    n_tasks = len(classes)
     entries: list[Any]
-    if spec is None or isinstance(spec, str):
-        entries = [spec] * n_tasks
-    elif isinstance(spec, dict) and one_dimensional:
+    if isinstance(spec, dict) and one_dimensional:
         entries = [spec]
-    elif isinstance(spec, dict):
-        entries = entries_by_task(
+    else:
+        entries = per_task(
             spec,
             task_names,
             "class_weight",
             default=None,
+            what="one entry (None, 'balanced' or a dict) per task",
+            every=(str,),
             hint=" (For a single task given as a 1-D y, pass {label: weight}.)",
         )
-    else:
-        entries = list(spec)
-        if len(entries) != n_tasks:
-            raise ValueError(
-                f"class_weight has {len(entries)} entries but y has {n_tasks} task(s): "
-                "give one (None, 'balanced' or a dict) per task."
-            )
     weights = []
     for k, (name, entry) in enumerate(zip(task_names, entries)):
         n_classes = len(classes[k])

@@ -42,6 +42,7 @@ __all__ = [
     "check_sequences",
     "check_task_weights",
     "entries_by_task",
+    "per_task",
     "CheckedSequences",
     "FLOAT_DTYPES",
     "STATISTICS_DTYPES",
@@ -466,6 +467,40 @@ def entries_by_task(
     return [by_name.get(name, default) for name in task_names]
 
 
+def per_task(
+    value: Any,
+    task_names: Sequence[str],
+    parameter: str,
+    *,
+    default: Any,
+    what: str,
+    every: tuple[type, ...] = (),
+    hint: str = "",
+) -> list[Any]:
+    """One entry per task from a per-task parameter -- the one rule of them all.
+
+    None gives every task ``default``; a value of a type in ``every`` applies to
+    every task; a dict keyed by task name gives the tasks it names their entry
+    (the others ``default``; a key naming no task is an error); any other
+    sequence must have one entry per task, in task order. ``what`` says what an
+    entry is ("one weight per task"), for the error message.
+    """
+    n_tasks = len(task_names)
+    if value is None:
+        return [default] * n_tasks
+    if every and isinstance(value, every):
+        return [value] * n_tasks
+    if isinstance(value, dict):
+        return entries_by_task(value, task_names, parameter, default=default, hint=hint)
+    entries = list(value)
+    if len(entries) != n_tasks:
+        raise ValueError(
+            f"{parameter} has {len(entries)} entries but y has {n_tasks} task(s) "
+            f"{list(task_names)}: give {what}, or a dict keyed by task name."
+        )
+    return entries
+
+
 def check_task_weights(
     task_weights: Any, task_names: Sequence[str]
 ) -> tuple[float, ...]:
@@ -475,11 +510,7 @@ def check_task_weights(
     a dict maps task names to weights, and tasks it does not name keep weight 1.
     """
     n_tasks = len(task_names)
-    if task_weights is None:
-        return (1.0,) * n_tasks
-    if isinstance(task_weights, dict):
-        values = entries_by_task(task_weights, task_names, "task_weights", default=1.0)
-    else:
+    if not isinstance(task_weights, dict) and task_weights is not None:
         values = list(np.asarray(task_weights, dtype=object).ravel())
         if np.ndim(task_weights) != 1 or len(values) != n_tasks:
             raise ValueError(
@@ -487,6 +518,14 @@ def check_task_weights(
                 f"{np.shape(task_weights)}) but Y has {n_tasks} task(s): give one "
                 "weight per task."
             )
+        task_weights = values
+    values = per_task(
+        task_weights,
+        task_names,
+        "task_weights",
+        default=1.0,
+        what="one weight per task",
+    )
     weights = []
     for name, value in zip(task_names, values):
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):

@@ -133,7 +133,7 @@ def test_supervision_layers_by_task_name(streams):
     "params, error, match",
     [
         ({"supervision_layers": [0, 2]}, ValueError, "num_layers=2"),
-        ({"supervision_layers": [0]}, ValueError, "1 entries but there are 2 tasks"),
+        ({"supervision_layers": [0]}, ValueError, "1 entries but y has 2 task"),
         ({"supervision_layers": {"nope": 0}}, ValueError, "unknown task"),
         ({"supervision_layers": [0, 0.5]}, TypeError, "layers are ints"),
     ],
