@@ -163,7 +163,7 @@ class ClassificationTargetsMixin:
             )
         per_class = class_weights(
             self.class_weight,
-            list(encoding.classes),
+            encoding.classes_of(range(encoding.n_tasks)),
             codes,
             task_names,
             one_dimensional=targets.one_dimensional,

@@ -87,6 +87,13 @@ class TaskEncoding:
         """The tasks of ``kind``, in order."""
         return [k for k, task_kind in enumerate(self.kinds) if task_kind == kind]
 
+    def classes_of(self, tasks: Sequence[int]) -> list[np.ndarray]:
+        """The classes of these tasks, each a classification task."""
+        found = [self.classes[k] for k in tasks]
+        if any(c is None for c in found):
+            raise ValueError(f"tasks {list(tasks)} are not all classification tasks")
+        return [c for c in found if c is not None]
+
     @property
     def n_outputs(self) -> list[int]:
         """The size of each task's head: its number of classes, or 1."""

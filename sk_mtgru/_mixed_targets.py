@@ -169,7 +169,7 @@ class MixedTargetsMixin:
             codes = encoded[:, which].astype(np.int64)
             per_class = class_weights(
                 spec,
-                [encoding.classes[k] for k in which],
+                encoding.classes_of(which),
                 codes,
                 [task_names[k] for k in which],
                 one_dimensional=False,

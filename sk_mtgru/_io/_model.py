@@ -188,45 +188,6 @@ def _plain_params(estimator: Any) -> dict[str, Any]:
     return params
 
 
-def _plain_params(estimator: Any) -> dict[str, Any]:
-    """``get_params()`` as JSON values."""
-    params = estimator.get_params(deep=False)
-    if not (
-        params["random_state"] is None or isinstance(params["random_state"], Integral)
-    ):
-        warnings.warn(
-            "random_state is a RandomState instance, which the safe format cannot "
-            "store; the file records random_state=None.",
-            UserWarning,
-            stacklevel=4,
-        )
-        params["random_state"] = None
-    if params.get("accelerator") is not None:
-        warnings.warn(
-            "The accelerator is not saved: it belongs to the processes that "
-            "trained; the file records accelerator=None.",
-            UserWarning,
-            stacklevel=4,
-        )
-        params["accelerator"] = None
-    if isinstance(params["task_weights"], np.ndarray):
-        params["task_weights"] = params["task_weights"].tolist()
-    if isinstance(params["device"], torch.device):
-        params["device"] = str(params["device"])
-    balancing = params["loss_balancing"]
-    if isinstance(balancing, LossBalancing):
-        if ALIASES.get(balancing.alias) is not type(balancing):
-            raise ValueError(
-                f"loss_balancing={balancing!r} is not one of sk_mtgru's strategies, "
-                "which the safe format cannot store. Use joblib for this model."
-            )
-        params["loss_balancing"] = {
-            "strategy": balancing.alias,
-            "params": balancing.get_params(),
-        }
-    return params
-
-
 def load(path: str | os.PathLike) -> Any:
     """Load a model written by :func:`sk_mtgru.save` or an estimator's ``save``.
 

@@ -9,7 +9,7 @@ and its classes or scaling: the mixed estimator and the tagger).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -64,6 +64,17 @@ def _read_class_entry(entry: Any, r: Reader, where: str, n_classes: int) -> np.n
             f"{where}.values", "must be distinct and sorted, as fit makes them."
         )
     return task_classes
+
+
+class _Layout(Protocol):
+    """How one kind of targets is kept: written from a fitted estimator, read
+    back as its encoding and whether predictions are named."""
+
+    def write(self, estimator: Any) -> dict[str, Any]: ...
+
+    def read(
+        self, fitted: dict[str, Any], r: Reader, task_names: list[str], heads: list
+    ) -> tuple[TaskEncoding, bool]: ...
 
 
 class _Classes:
@@ -194,4 +205,8 @@ class _Tasks:
 #: Each ``_targets_kind``'s layout: ``write(estimator)`` gives the entries of the
 #: file's ``"fitted"`` section, ``read(fitted, reader, task_names, heads)`` the
 #: encoding and whether predictions are named.
-LAYOUTS = {"classes": _Classes(), "scaling": _Scaling(), "tasks": _Tasks()}
+LAYOUTS: dict[str, _Layout] = {
+    "classes": _Classes(),
+    "scaling": _Scaling(),
+    "tasks": _Tasks(),
+}
