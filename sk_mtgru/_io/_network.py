@@ -58,6 +58,18 @@ def module_document(module: Any, *, tagger: bool) -> dict[str, Any]:
     }
 
 
+def _read_recurrent(module_doc: dict[str, Any], r: Reader) -> dict[str, Any]:
+    """What every network has: its input and heads' sizes and its GRU layers."""
+    return {
+        "n_features": r.get(module_doc, "n_features", int, "module"),
+        "n_classes": r.get(module_doc, "n_classes", list, "module"),
+        "hidden_size": r.get(module_doc, "hidden_size", int, "module"),
+        "num_layers": r.get(module_doc, "num_layers", int, "module"),
+        "bidirectional": r.get(module_doc, "bidirectional", bool, "module"),
+        "dropout": r.get(module_doc, "dropout", float, "module"),
+    }
+
+
 def read_module(
     document: dict[str, Any], r: Reader, version: int, *, tagger: bool
 ) -> dict[str, Any]:
@@ -68,12 +80,7 @@ def read_module(
     if version == 1 and isinstance(module_doc, dict):
         module_doc = FORMAT_1_MODULE | module_doc
     config = {
-        "n_features": r.get(module_doc, "n_features", int, "module"),
-        "n_classes": r.get(module_doc, "n_classes", list, "module"),
-        "hidden_size": r.get(module_doc, "hidden_size", int, "module"),
-        "num_layers": r.get(module_doc, "num_layers", int, "module"),
-        "bidirectional": r.get(module_doc, "bidirectional", bool, "module"),
-        "dropout": r.get(module_doc, "dropout", float, "module"),
+        **_read_recurrent(module_doc, r),
         "summary": r.get(module_doc, "summary", str, "module"),
         "task_layers": r.get(module_doc, "task_layers", int, "module"),
         "conv_layers": r.get(module_doc, "conv_layers", int, "module"),
@@ -113,12 +120,7 @@ def read_module(
 def _read_tagger_module(module_doc: dict[str, Any], r: Reader) -> dict[str, Any]:
     """The tagger's stacked layers and the layer each head reads."""
     config = {
-        "n_features": r.get(module_doc, "n_features", int, "module"),
-        "n_classes": r.get(module_doc, "n_classes", list, "module"),
-        "hidden_size": r.get(module_doc, "hidden_size", int, "module"),
-        "num_layers": r.get(module_doc, "num_layers", int, "module"),
-        "bidirectional": r.get(module_doc, "bidirectional", bool, "module"),
-        "dropout": r.get(module_doc, "dropout", float, "module"),
+        **_read_recurrent(module_doc, r),
         "layers": r.get(module_doc, "layers", list, "module"),
     }
     if min(config["n_features"], config["hidden_size"], config["num_layers"]) < 1:
