@@ -171,8 +171,8 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
     - ``_predictions(logits, lengths)`` and, for classes, ``_probabilities``:
       ``predict``'s and ``predict_proba``'s outputs from the heads' (the
       :class:`~sk_mtgru.StreamingPredictor` calls them with its own);
-    - ``_score_targets(y, n_units)`` and ``_score_units(predictions)``: ``score``'s
-      targets and predictions, one row per unit;
+    - ``_score_units(predictions)``: ``predict``'s output as one row per unit
+      (``score`` reads its ``y`` with ``_fit_targets``);
     - optionally ``_unit_weights`` and ``_training_dataset``, for networks that
       label every step.
     """
@@ -400,7 +400,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
                         seed=seed,
                         validation=self.early_stopping and not incremental,
                         n_samples=None if incremental else len(dataset),
-                        **encoding.net_targets(getattr(self, "loss", "squared_error")),
+                        **self._net_targets(encoding),
                     )
                     net.initialize()
                     if continuing:
@@ -757,6 +757,11 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         incremental: bool,
     ) -> np.ndarray:
         """Each unit's weight in each task's loss, ``(n_units, n_tasks)``."""
+
+    def _net_targets(self, encoding: TaskEncoding) -> dict[str, Any]:
+        """What the net is told of the targets: their kinds and scales, and the
+        regression tasks' ``loss`` (estimators without one have no such task)."""
+        return encoding.net_targets(getattr(self, "loss", "squared_error"))
 
     @abstractmethod
     def _set_encoding(self, encoding: TaskEncoding, targets: Targets) -> None:

@@ -229,7 +229,7 @@ def build_network(
             device=device,
             seed=0,
             validation=False,
-            **encoding.net_targets(getattr(estimator, "loss", "squared_error")),
+            **estimator._net_targets(encoding),
         )
         net.initialize()
     net.module_.load_state_dict(tensors)
