@@ -44,7 +44,7 @@ lint: $(VENV)/.installed  ## ruff's checks and formatting, and mypy on the packa
 	$(BIN)/ruff format --check sk_mtgru tests examples tools benchmarks docs
 	$(BIN)/mypy
 
-mutation: $(VENV)/.installed  ## mutation testing: named bugs + a seeded sample (~30 min)
+mutation: $(VENV)/.installed  ## mutation testing: named bugs + a seeded sample (~50 min)
 	$(BIN)/python tools/mutation.py
 
 probe: $(VENV)/.installed  ## hostile and careless inputs: files, cache, streams, ONNX

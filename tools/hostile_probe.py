@@ -104,11 +104,6 @@ def _fresh_load():
         warnings.simplefilter("always")
         import sk_mtgru._gru as g
         from sk_mtgru import _native
-
-try:
-    from sk_mtgru._io._format import digest as _digest
-except ImportError:  # releases before the _io package
-    from sk_mtgru._persistence import _digest  # type: ignore[no-redef]
         with warnings.catch_warnings(record=True) as seen:
             lib = _native.native_loops()
         print("loaded" if lib is not None else "python loops",
