@@ -203,6 +203,24 @@ def test_round_trip_of_a_mixture_of_experts(tmp_path, dense_data):
         np.testing.assert_array_equal(a, b)
 
 
+def test_round_trip_of_mixed_kinds_keeps_each_tasks_classes_and_scaling(
+    tmp_path, dense_data
+):
+    X, Y = dense_data
+    values = Y[:, 1] * 10.0 + 0.5  # a regression task, in its own units
+    mixed = sk_mtgru.MultiTaskGRUEstimator(
+        task_types=[None, "regression"], hidden_size=6, max_iter=2, random_state=0
+    ).fit(X, np.column_stack([Y[:, 0], values]).astype(object))
+    mixed.save(tmp_path / "mixed.safetensors")
+    loaded = sk_mtgru.load(tmp_path / "mixed.safetensors")
+    assert loaded.task_types_ == ["classification", "regression"]
+    np.testing.assert_array_equal(loaded.classes_[0], mixed.classes_[0])
+    assert loaded.classes_[1] is None
+    np.testing.assert_array_equal(loaded._y_mean, mixed._y_mean)
+    np.testing.assert_array_equal(loaded._y_scale, mixed._y_scale)
+    np.testing.assert_array_equal(loaded.predict(X), mixed.predict(X))
+
+
 def test_a_format_1_file_loads_as_the_model_it_was(tmp_path, dense_data):
     # Format 1 came before the convolutions, the input statistics and the
     # schedule: its files name none of them and must not get today's defaults.
