@@ -42,7 +42,7 @@ from ._net import (
     BalancingEpochEnd,
     MultiTaskNet,
     TaskEpochMetrics,
-    last_task_affinity,
+    fit_task_affinity,
 )
 from ._regression import numeric_column, r2_of_labelled
 from ._scoring import TaskEpochScoring, resolve_scoring
@@ -113,6 +113,7 @@ _BASE_CONSTRAINTS: dict = {
     "task_weights": [None, "array-like", dict],
     "loss_balancing": [None, StrOptions(set(ALIASES)), LossBalancing],
     "task_affinity_interval": [None, Interval(Integral, 1, None, closed="left")],
+    "task_affinity_measure": [StrOptions({"lookahead", "cosine"})],
     "solver": [StrOptions(set(_SOLVERS))],
     "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
     "learning_rate": [StrOptions(set(SCHEDULES))],
@@ -165,9 +166,10 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
     - ``_loss_weight(targets, task_names, encoding, encoded, unit_weights,
       incremental)``: each unit's weight in each task's loss, 0 where missing;
     - ``_set_encoding(encoding, targets)``: the fitted attributes of the targets;
-    - ``_module(n_features, n_outputs, task_names)`` and
+    - ``_module(n_features, n_outputs, task_names, groups)`` and
       ``_fitted_architecture()``: the torch module to build, and the parameters
-      that shaped the fitted one;
+      that shaped the fitted one; ``_task_groups(...)``: the task groups it
+      builds an encoder for (None: one encoder);
     - ``_predictions(logits, lengths)`` and, for classes, ``_probabilities``:
       ``predict``'s and ``predict_proba``'s outputs from the heads' (the
       :class:`~sk_mtgru.StreamingPredictor` calls them with its own);
@@ -281,6 +283,14 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             known = self._fitted_encoding()
         elif incremental and classes is not None:
             known = self._given_encoding(classes, targets, task_names)
+        groups = self._task_groups(
+            X,
+            y,
+            sample_weight,
+            task_names,
+            incremental=incremental,
+            continuing=continuing,
+        )
         unit_weights = self._unit_weights(weights, X_checked)
         encoding, encoded = self._encode(targets, task_names, known, unit_weights)
         loss_weight = self._loss_weight(
@@ -298,6 +308,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             device=device,
             incremental=incremental,
             continuing=continuing,
+            groups=groups,
         )
         return self._set_fitted(
             net,
@@ -327,7 +338,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         self.n_iter_ = n_iter
         self._width_2d = width_2d
         self.history_ = net.history
-        self.task_affinity_ = last_task_affinity(net.history)
+        self.task_affinity_ = fit_task_affinity(net.history)
         self.task_names_ = np.asarray(task_names, dtype=object)
         self.n_tasks_ = len(task_names)
         self.n_features_in_ = n_features
@@ -361,6 +372,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         device: torch.device,
         incremental: bool,
         continuing: bool,
+        groups: list[list[int]] | None = None,
     ) -> tuple[MultiTaskNet, int]:
         """Train a new net, or continue the fitted one; return it and the number
         of epochs it had before.
@@ -400,6 +412,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
                         seed=seed,
                         validation=self.early_stopping and not incremental,
                         n_samples=None if incremental else len(dataset),
+                        groups=groups,
                         **self._net_targets(encoding),
                     )
                     net.initialize()
@@ -569,6 +582,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         seed: int,
         validation: bool,
         n_samples: int | None = None,
+        groups: list[list[int]] | None = None,
         **targets: Any,
     ) -> MultiTaskNet:
         """The skorch net; ``n_samples`` training sequences plan the learning-rate
@@ -588,7 +602,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
                 self.validation_fraction, stratified=False, random_state=seed
             )
         optimizer_params = self._optimizer_params(device)
-        module, module_params = self._module(n_features, n_outputs, task_names)
+        module, module_params = self._module(n_features, n_outputs, task_names, groups)
         net_class: type[MultiTaskNet] = MultiTaskNet
         accelerated: dict[str, Any] = {}
         if self.accelerator is not None:
@@ -623,11 +637,14 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             callbacks=callbacks,
             predict_nonlinearity=None,
             verbose=int(self.verbose),
+            # a matrix in a table column: kept in history_, not printed
+            callbacks__print_log__keys_ignored=["task_affinity"],
             device=str(device),
             task_names=task_names,
             task_weights=task_weights,
             balancing=resolve_balancing(self.loss_balancing),
             affinity_interval=self.task_affinity_interval,
+            affinity_measure=self.task_affinity_measure,
             **targets,
             **optimizer_params,
             **accelerated,
@@ -782,6 +799,20 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             f"{type(self).__name__} predicts values, not class probabilities."
         )
 
+    def _task_groups(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        task_names: list[str],
+        *,
+        incremental: bool,
+        continuing: bool,
+    ) -> list[list[int]] | None:
+        """The groups of tasks that get an encoder each (None: every task shares
+        one). Here always None: estimators with ``task_groups`` override it."""
+        return None
+
     def _unit_weights(self, weights: np.ndarray, X_checked: Any) -> np.ndarray:
         """Each unit's sample weight (here a unit is a sequence)."""
         return weights
@@ -802,9 +833,14 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
 
     @abstractmethod
     def _module(
-        self, n_features: int, n_outputs: list[int], task_names: list[str]
+        self,
+        n_features: int,
+        n_outputs: list[int],
+        task_names: list[str],
+        groups: list[list[int]] | None = None,
     ) -> tuple[type[torch.nn.Module], dict[str, Any]]:
-        """The torch module's class and its parameters."""
+        """The torch module's class and its parameters; ``groups``: the task
+        groups that get an encoder each (None: one encoder for every task)."""
 
     @abstractmethod
     def _fitted_architecture(self) -> tuple[tuple[str, ...], tuple[Any, ...]]:

@@ -93,6 +93,20 @@ class MultiTaskGRUClassifier(
         ``summary='attention'``.
     n_experts : int or None, default=None
         Experts of ``sharing='mmoe'``; None gives one per task (at least 2).
+    task_groups : None, 'auto' or list of lists, default=None
+        Which tasks share an encoder. None: every task shares one. A list of
+        groups of task names or indices (``[["exercise", "side"],
+        ["participant"]]``): each group gets an encoder of its own, with the
+        architecture above, and a task alone in its group is a single-task
+        network; every task must be in exactly one group. 'auto': the groups
+        are chosen as TAG (Fifty et al., NeurIPS 2021) chooses them -- a joint
+        warm-up fit of a tenth of ``max_iter`` epochs (at least 3) measures the
+        lookahead task affinity, and the partition of the tasks with the largest
+        total affinity within its groups is trained (see
+        :func:`~sk_mtgru.model_selection.recommend_task_groups`, which gives
+        them without fitting the model). The groups trained are in
+        ``task_groups_``. A network with several groups is not exported to ONNX
+        nor streamed.
     task_weights : None, sequence of float or dict, default=None
         Weight of each task's loss in the training objective. None weighs all tasks
         equally; a sequence gives one non-negative weight per task, in the order of
@@ -107,10 +121,19 @@ class MultiTaskGRUClassifier(
         weights in force are recorded per epoch in ``history_`` as
         ``weight_<task>``.
     task_affinity_interval : int or None, default=10
-        Measure task affinity every this many training batches (None: never): the
-        cosine similarity of each pair of tasks' gradients on the shared encoder's
-        output, averaged over each epoch's measured batches, in ``history_`` as
-        ``task_affinity`` and after fit as ``task_affinity_``.
+        Measure task affinity every this many training batches (None: never),
+        averaged over each epoch's measured batches in ``history_`` as
+        ``task_affinity`` and over the fit as ``task_affinity_``.
+    task_affinity_measure : {'lookahead', 'cosine'}, default='lookahead'
+        What task affinity measures. 'lookahead' (TAG, Fifty et al., 2021): entry
+        ``[i, j]`` is ``1 - L_j(after a gradient step on task i) / L_j(before)``,
+        the step taken on the shared encoder's parameters with the learning rate
+        ``learning_rate_init``, on the batch -- positive when training task ``i``
+        lowers task ``j``'s loss, negative when it raises it; not symmetric. It
+        costs one backward pass through the encoder and one forward pass per task
+        on each measured batch. 'cosine': the cosine similarity of each pair of
+        tasks' gradients on the shared encoder's output (symmetric, 1 on the
+        diagonal), cheaper.
     missing_label : scalar or None, default=None
         A label value that means "no label for this task", besides None and NaN,
         which always do: for instance -1 or ``""``. A sample without a label for a
@@ -240,15 +263,18 @@ class MultiTaskGRUClassifier(
     n_iter_ : int
         Number of epochs the last ``fit`` ran.
     task_affinity_ : ndarray of shape (n_tasks, n_tasks) or None
-        Cosine similarity of the tasks' gradients on the shared encoder's output,
-        averaged over the last epoch's measured batches: near 1 for tasks that pull
-        the encoder the same way, near 0 for unrelated ones, negative for
+        Task affinity (see ``task_affinity_measure``) averaged over the fit's
+        measured batches: row ``i`` says how training task ``i`` moves each task.
+        High for related tasks, near 0 for unrelated ones, negative for
         conflicting ones. None when ``task_affinity_interval=None``.
     history_ : skorch.History
         Per epoch: ``train_loss`` (the weighted total), ``train_loss_<task>`` and
         ``train_acc_<task>`` for each task (averaged over the epoch's batches while
         training, so with dropout active), ``dur``; with early stopping also the
         ``valid_*`` figures. Index it like ``history_[:, 'train_loss']``.
+    task_groups_ : list of list of str
+        The groups of task names that got an encoder each (one group of every
+        task when they all share one): ``task_groups`` resolved.
     best_epochs_ : dict or None
         With early stopping, the epoch (counted from 1) whose weights each task's
         head has, by task name, and under ``'shared'`` the encoder's; None
@@ -306,9 +332,11 @@ class MultiTaskGRUClassifier(
         crop_length: int | None = None,
         sharing: str = "hard",
         n_experts: int | None = None,
+        task_groups: Any = None,
         task_weights: Any = None,
         loss_balancing: Any = None,
         task_affinity_interval: int | None = 10,
+        task_affinity_measure: str = "lookahead",
         missing_label: Any = None,
         class_weight: Any = None,
         solver: str = "adamw",
@@ -346,9 +374,11 @@ class MultiTaskGRUClassifier(
         self.crop_length = crop_length
         self.sharing = sharing
         self.n_experts = n_experts
+        self.task_groups = task_groups
         self.task_weights = task_weights
         self.loss_balancing = loss_balancing
         self.task_affinity_interval = task_affinity_interval
+        self.task_affinity_measure = task_affinity_measure
         self.missing_label = missing_label
         self.class_weight = class_weight
         self.solver = solver

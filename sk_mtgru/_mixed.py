@@ -79,8 +79,8 @@ class MultiTaskGRUEstimator(MixedTargetsMixin, SequenceLevelGRU):
         Each task's kind, 'classification' or 'regression'.
     classes_ : list of (ndarray or None)
         The classes of each classification task; None for a regression task.
-    n_tasks_, task_names_, n_features_in_, n_iter_, task_affinity_, history_, \
-net_
+    n_tasks_, task_names_, n_features_in_, n_iter_, task_affinity_, \
+task_groups_, history_, net_
         As :class:`MultiTaskGRUClassifier`'s; the history records
         ``train_acc_<task>`` for classification tasks and ``train_mse_<task>``
         for regression tasks.
@@ -138,9 +138,11 @@ net_
         crop_length: int | None = None,
         sharing: str = "hard",
         n_experts: int | None = None,
+        task_groups: Any = None,
         task_weights: Any = None,
         loss_balancing: Any = None,
         task_affinity_interval: int | None = 10,
+        task_affinity_measure: str = "lookahead",
         missing_label: Any = None,
         class_weight: Any = None,
         solver: str = "adamw",
@@ -180,9 +182,11 @@ net_
         self.crop_length = crop_length
         self.sharing = sharing
         self.n_experts = n_experts
+        self.task_groups = task_groups
         self.task_weights = task_weights
         self.loss_balancing = loss_balancing
         self.task_affinity_interval = task_affinity_interval
+        self.task_affinity_measure = task_affinity_measure
         self.missing_label = missing_label
         self.class_weight = class_weight
         self.solver = solver

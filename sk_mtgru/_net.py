@@ -15,6 +15,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
+from ._affinity import gradient_cosine, lookahead_affinity
 from .balancing import LossBalancing
 from .exceptions import TrainingDivergedError
 
@@ -57,6 +58,8 @@ class _SharedCut:
     shared: torch.Tensor | None = None
     detached: torch.Tensor | None = None
     gradients: list[torch.Tensor | None] = field(default_factory=list)
+    # Each task's gradient of its own (unweighted) loss, when affinity is measured.
+    raw: list[torch.Tensor | None] = field(default_factory=list)
 
 
 class MultiTaskNet(NeuralNet):
@@ -104,6 +107,11 @@ class MultiTaskNet(NeuralNet):
     target_scales : sequence of float, default=None
         Each regression task's standard deviation, so that the recorded mean
         squared errors are in the target's own units (None: all 1).
+    affinity_interval : int, default=None
+        Measure task affinity every this many training batches (None: never).
+    affinity_measure : {'lookahead', 'cosine'}, default='lookahead'
+        What is measured: see :func:`lookahead_affinity` and
+        :func:`gradient_cosine`.
     """
 
     _WEIGHT_KEYS = ("loss_weight", "sample_weight")
@@ -115,6 +123,7 @@ class MultiTaskNet(NeuralNet):
         task_weights: Sequence[float],
         balancing: LossBalancing,
         affinity_interval: int | None = None,
+        affinity_measure: str = "lookahead",
         task_kinds: Sequence[str] | None = None,
         regression_loss: str = "squared_error",
         target_scales: Sequence[float] | None = None,
@@ -125,6 +134,7 @@ class MultiTaskNet(NeuralNet):
         self.task_weights = task_weights
         self.balancing = balancing
         self.affinity_interval = affinity_interval
+        self.affinity_measure = affinity_measure
         self.task_kinds = task_kinds
         self.regression_loss = regression_loss
         self.target_scales = target_scales
@@ -211,16 +221,17 @@ class MultiTaskNet(NeuralNet):
         total, losses, present, weights = self._losses(y_pred, y_true, X, training)
         cut = self._cut
         if training and cut is not None and cut.detached is not None:
-            cut.gradients = [
-                torch.autograd.grad(
-                    weights[k] * losses[k], cut.detached, retain_graph=True
-                )[0]
+            # Each task's gradient of its own loss; weighted for the combination.
+            cut.raw = [
+                torch.autograd.grad(losses[k], cut.detached, retain_graph=True)[0]
                 if bool(present[k])
                 else None
                 for k in range(len(losses))
             ]
-            if cut.measure_affinity:
-                self._record_affinity(cut.gradients)
+            cut.gradients = [
+                None if g is None else weights[k].detach() * g
+                for k, g in enumerate(cut.raw)
+            ]
         return total
 
     def _task_losses(
@@ -400,6 +411,8 @@ class MultiTaskNet(NeuralNet):
             self._cut = None
         if cut.shared is None or cut.detached is None:
             raise RuntimeError("infer() did not cut the shared representation")
+        if measure:
+            self._record_affinity(cut, batch)
         if self.balancing.uses_gradients:
             combined = self.balancer_.combine_gradients(cut.gradients)
         else:
@@ -408,18 +421,39 @@ class MultiTaskNet(NeuralNet):
             cut.shared.backward(combined)
         return step
 
-    def _record_affinity(self, gradients: list[torch.Tensor | None]) -> None:
-        """Cosine similarity of each pair of present tasks' gradients (NaN else)."""
-        n = len(gradients)
-        present = [k for k, g in enumerate(gradients) if g is not None]
-        affinity = torch.full((n, n), float("nan"))
-        given = [g.flatten() for g in gradients if g is not None]
-        if given:
-            flat = torch.stack(given)
-            unit = torch.nn.functional.normalize(flat, dim=1)
-            index = torch.tensor(present)
-            affinity[index[:, None], index[None, :]] = (unit @ unit.T).cpu()
+    def _record_affinity(self, cut: _SharedCut, batch: Any) -> None:
+        """Record the batch's task affinity (NaN for a task it does not label)."""
+        if self.affinity_measure == "cosine":
+            affinity = gradient_cosine(cut.raw)
+        else:
+            Xi, yi = unpack_data(batch)
+            affinity = lookahead_affinity(
+                self.module_,
+                cut.shared,
+                cut.raw,
+                lambda: self._task_losses(self.infer(Xi), yi, Xi)[0],
+                step=self.lr,
+                direction=self._update_direction,
+            )
         self.history.record_batch("task_affinity", affinity.tolist())
+
+    def _update_direction(
+        self, param: torch.Tensor, grad: torch.Tensor
+    ) -> torch.Tensor:
+        """The direction the optimizer would move ``param`` for ``grad`` alone (to
+        be scaled by the learning rate): for Adam and AdamW, the gradient over
+        the root of their running mean of squared gradients (its sign before
+        their first step); for SGD, the gradient."""
+        groups = self.optimizer_.param_groups
+        group = next((g for g in groups if any(p is param for p in g["params"])), None)
+        if group is None or "betas" not in group:
+            return grad
+        state = self.optimizer_.state.get(param, {})
+        square = state.get("exp_avg_sq")
+        if square is None or "step" not in state:
+            return grad / (grad.abs() + group["eps"])
+        corrected = square / (1 - group["betas"][1] ** float(state["step"]))
+        return grad / (corrected.sqrt() + group["eps"])
 
     def _diverged(self, task: str, value: float, prefix: str) -> None:
         epoch = len(self.history)
@@ -445,8 +479,8 @@ class TaskEpochMetrics(Callback):
     ``train_objective``, the static objective ``sum_k task_weights[k] *
     train_loss_<task>`` (which, unlike ``train_loss`` under an adaptive balancing,
     is comparable from epoch to epoch: the stopping rule watches it). When task
-    affinity was measured, records ``task_affinity``: the mean over the measured
-    batches of the cosine similarity of each pair of tasks' gradients.
+    affinity was measured, records ``task_affinity``: its mean over the epoch's
+    measured batches.
 
     Parameters
     ----------
@@ -515,10 +549,15 @@ class BalancingEpochEnd(Callback):
             )
 
 
-def last_task_affinity(history: Any) -> np.ndarray | None:
-    """The affinity matrix of the last epoch that measured one, or None."""
+def fit_task_affinity(history: Any) -> np.ndarray | None:
+    """The task affinity averaged over the epochs that measured one (a task never
+    labelled in a measured batch: NaN), or None when none did."""
     measured = [epoch["task_affinity"] for epoch in history if "task_affinity" in epoch]
-    return np.array(measured[-1]) if measured else None
+    if not measured:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a task never present
+        return np.nanmean(np.array(measured, dtype=float), axis=0)
 
 
 def _objective(losses: Sequence[float], task_weights: Sequence[float]) -> float:

@@ -26,6 +26,7 @@ from torch import nn
 
 from ._base import BaseMultiTaskGRU
 from ._frontend import input_statistics
+from ._grouped import GroupedGRU
 from ._gru import real_steps, reversed_index
 from ._module import pool_steps
 from ._pipelines import split_scaler_pipeline
@@ -378,6 +379,12 @@ def to_onnx(model: Any, path: str | os.PathLike) -> None:
         description["task_types"], description["means"], description["scales"]
     )
     module = estimator.net_.module_
+    if isinstance(module, GroupedGRU):
+        raise ValueError(
+            f"This {type(estimator).__name__} has an encoder per task group "
+            f"({estimator.task_groups_}), which to_onnx does not export yet. Save it "
+            "with sk_mtgru.save, or export a model fitted with task_groups=None."
+        )
     exported: nn.Module
     if description["per_step"]:
         exported = _ExportedTagger(module, scaling, outputs)

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 
 from ._base import BaseMultiTaskGRU
+from ._grouped import GroupedGRU
+from ._grouping import auto_task_groups, check_task_groups
 from ._module import SHARINGS, SUMMARIES, MultiTaskGRU
 from ._validation import Interval, StrOptions, sequence_lengths
 from ._windows import window_starts
@@ -52,6 +54,7 @@ SEQUENCE_NETWORK_CONSTRAINTS: dict = {
     "crop_length": [None, Interval(Integral, 1, None, closed="left")],
     "sharing": [StrOptions(set(SHARINGS))],
     "n_experts": [None, Interval(Integral, 2, None, closed="left")],
+    "task_groups": [None, StrOptions({"auto"}), list, tuple],
 }
 
 
@@ -87,6 +90,7 @@ class SequenceLevelGRU(BaseMultiTaskGRU):
     """
 
     crop_length: int | None
+    task_groups: Any
 
     @abstractmethod
     def _combine_windows(
@@ -95,10 +99,15 @@ class SequenceLevelGRU(BaseMultiTaskGRU):
         """With ``crop_length``: each sequence's outputs from its windows'."""
 
     def _module(
-        self, n_features: int, n_outputs: list[int], task_names: list[str]
+        self,
+        n_features: int,
+        n_outputs: list[int],
+        task_names: list[str],
+        groups: list[list[int]] | None = None,
     ) -> tuple[type[torch.nn.Module], dict[str, Any]]:
-        """The torch module's class and its parameters."""
-        return MultiTaskGRU, {
+        """The torch module's class and its parameters: one encoder for every
+        task, or one per group of ``groups``."""
+        params = {
             "n_features": n_features,
             "n_classes": n_outputs,
             "hidden_size": self.hidden_size,
@@ -116,6 +125,71 @@ class SequenceLevelGRU(BaseMultiTaskGRU):
             "sharing": self.sharing,
             "n_experts": self._n_experts(len(n_outputs)),
         }
+        if groups is None or len(groups) == 1:
+            return MultiTaskGRU, params
+        return GroupedGRU, {**params, "groups": groups}
+
+    def _task_groups(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        task_names: list[str],
+        *,
+        incremental: bool,
+        continuing: bool,
+    ) -> list[list[int]] | None:
+        """``task_groups`` as groups of task indices; with 'auto', those of a
+        warm-up fit's affinity. A continued fit keeps the fitted groups."""
+        if self.task_groups is None:
+            groups = None
+        elif isinstance(self.task_groups, str):  # 'auto'
+            if continuing:
+                return self._fitted_groups()
+            if incremental:
+                raise ValueError(
+                    "task_groups='auto' chooses the groups with a warm-up fit on the "
+                    "data, which partial_fit does not have. Choose them once with "
+                    "sk_mtgru.model_selection.recommend_task_groups on a sample of "
+                    "the data and pass the groups it returns as task_groups."
+                )
+            if self.accelerator is not None:
+                raise ValueError(
+                    "task_groups='auto' measures task affinity, which accelerator "
+                    "does not allow: choose the groups with "
+                    "sk_mtgru.model_selection.recommend_task_groups and pass them."
+                )
+            groups = auto_task_groups(self, X, y, sample_weight)
+        else:
+            groups = check_task_groups(self.task_groups, task_names)
+        if self.early_stopping == "per_task" and groups is not None and len(groups) > 1:
+            raise ValueError(
+                "early_stopping='per_task' keeps each task's head from its own best "
+                "epoch, which task groups do not support yet: use "
+                "early_stopping=True with task_groups."
+            )
+        if continuing and (groups or [list(range(len(task_names)))]) != (
+            self._fitted_groups() or [list(range(len(task_names)))]
+        ):
+            raise ValueError(
+                f"task_groups={self.task_groups!r} cannot continue a fit whose task "
+                f"groups were {self.task_groups_}. Fit with warm_start=False to "
+                "start afresh."
+            )
+        return groups
+
+    def _fitted_groups(self) -> list[list[int]] | None:
+        """The fitted network's task groups (None: one encoder)."""
+        module = self.net_.module_
+        return module.groups if isinstance(module, GroupedGRU) else None
+
+    @property
+    def task_groups_(self) -> list[list[str]]:
+        """The fitted groups of task names, each with an encoder of its own (one
+        group of every task when they all share one)."""
+        names = [str(name) for name in self.task_names_]
+        groups = self._fitted_groups() or [list(range(len(names)))]
+        return [[names[k] for k in group] for group in groups]
 
     def _n_experts(self, n_tasks: int) -> int:
         """``n_experts``, or by default one expert per task (at least 2)."""
@@ -124,6 +198,8 @@ class SequenceLevelGRU(BaseMultiTaskGRU):
     def _fitted_architecture(self) -> tuple[tuple[str, ...], tuple[Any, ...]]:
         """Names and fitted values of the parameters that shape the network."""
         module = self.net_.module_
+        if isinstance(module, GroupedGRU):  # every branch has the architecture
+            module = module.branches[0]
         gru = module.gru
         conv = module.conv
         names = ("hidden_size", "num_layers", "bidirectional", *SEQUENCE_NETWORK)

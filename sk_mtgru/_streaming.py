@@ -30,6 +30,7 @@ from torch import nn
 
 from ._base import BaseMultiTaskGRU
 from ._data import check_finite_outputs, check_fits
+from ._grouped import GroupedGRU
 from ._pipelines import split_scaler_pipeline
 
 __all__ = ["StreamingPredictor"]
@@ -139,6 +140,12 @@ class StreamingPredictor:
                 "Stream a model fitted with crop_length=None."
             )
         module = self.estimator.net_.module_
+        if isinstance(module, GroupedGRU):
+            raise ValueError(
+                f"This {name} has an encoder per task group "
+                f"({self.estimator.task_groups_}), which StreamingPredictor does not "
+                "stream yet. Stream a model fitted with task_groups=None."
+            )
         self._tagger = self.estimator._per_step
         if module.bidirectional if self._tagger else module.gru.bidirectional:
             raise ValueError(

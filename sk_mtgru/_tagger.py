@@ -78,7 +78,8 @@ class MultiTaskGRUTagger(MixedTargetsMixin, BaseMultiTaskGRU):
         for them.
     loss : {'squared_error', 'huber'}, default='squared_error'
         The loss of the regression tasks, on their standardised scale.
-    task_weights, loss_balancing, task_affinity_interval, missing_label, \
+    task_weights, loss_balancing, task_affinity_interval, task_affinity_measure, \
+missing_label, \
 class_weight, solver, learning_rate_init, learning_rate, max_grad_norm, momentum, \
 alpha, batch_size, \
 length_bucketing, gru_kernel, \
@@ -86,7 +87,8 @@ early_stopping, scoring, validation_fraction, n_iter_no_change, tol, device, \
 accelerator, random_state, verbose, warm_start
         As for :class:`MultiTaskGRUClassifier`, with the same defaults
         (``task_weights=None``, ``loss_balancing=None``,
-        ``task_affinity_interval=10``, ``missing_label=None``,
+        ``task_affinity_interval=10``, ``task_affinity_measure='lookahead'``,
+        ``missing_label=None``,
         ``class_weight=None``, ``solver='adamw'``, ``learning_rate_init=3e-3``,
         ``learning_rate='one_cycle'``, ``max_grad_norm=1.0``, ``momentum=0.9``,
         ``alpha=1e-2``, ``batch_size=32``, ``length_bucketing=True``,
@@ -124,7 +126,7 @@ accelerator, random_state, verbose, warm_start
         Per epoch: the training loss, each task's per-step loss and accuracy, and
         with ``early_stopping`` their validation figures.
     task_affinity_ : ndarray of shape (n_tasks, n_tasks) or None
-        Cosine similarity of the tasks' gradients on the shared layers' outputs.
+        As the classifier's: the affinity of the tasks through the shared layers.
     best_epochs_ : dict or None
         With early stopping (``'per_task'`` too), the epoch whose weights each
         task's head has, and under ``'shared'`` the layers'.
@@ -183,6 +185,7 @@ accelerator, random_state, verbose, warm_start
         task_weights: Any = None,
         loss_balancing: Any = None,
         task_affinity_interval: int | None = 10,
+        task_affinity_measure: str = "lookahead",
         missing_label: Any = None,
         class_weight: Any = None,
         solver: str = "adamw",
@@ -216,6 +219,7 @@ accelerator, random_state, verbose, warm_start
         self.task_weights = task_weights
         self.loss_balancing = loss_balancing
         self.task_affinity_interval = task_affinity_interval
+        self.task_affinity_measure = task_affinity_measure
         self.missing_label = missing_label
         self.class_weight = class_weight
         self.solver = solver
@@ -317,8 +321,14 @@ accelerator, random_state, verbose, warm_start
         )
 
     def _module(
-        self, n_features: int, n_outputs: list[int], task_names: list[str]
+        self,
+        n_features: int,
+        n_outputs: list[int],
+        task_names: list[str],
+        groups: list[list[int]] | None = None,
     ) -> tuple[type[torch.nn.Module], dict[str, Any]]:
+        if groups is not None:
+            raise ValueError("the tagger's tasks share one network: no task groups")
         return MultiTaskGRUTaggerModule, {
             "n_features": n_features,
             "n_classes": n_outputs,

@@ -1,18 +1,93 @@
 """Helpers to search multi-task models' hyper-parameters with scikit-learn:
-candidate task weights and cross-validation folds for multi-task targets."""
+candidate task weights, cross-validation folds for multi-task targets, and the
+groups of tasks that should share an encoder."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
 from numbers import Integral, Real
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
+from sklearn.base import clone
+from sklearn.utils import Bunch
 
+from ._affinity import best_task_groups, group_score
+from ._grouping import warm_up_affinity, warm_up_epochs
 from ._splitters import MultiTaskStratifiedKFold
 
-__all__ = ["MultiTaskStratifiedKFold", "task_weight_grid"]
+__all__ = ["MultiTaskStratifiedKFold", "recommend_task_groups", "task_weight_grid"]
+
+
+def recommend_task_groups(
+    estimator: Any, X: Any, y: Any, *, sample_weight: Any = None
+) -> Bunch:
+    """The groups of tasks that should share an encoder, without fitting the model.
+
+    What ``task_groups='auto'`` does before it trains, as TAG (Fifty et al.,
+    NeurIPS 2021) chooses groups: a clone of ``estimator`` with every task on one
+    encoder trains for a tenth of its ``max_iter`` epochs (at least 3), measuring
+    the lookahead task affinity about 50 times; the tasks are then split into the
+    groups with the largest total affinity within them (every partition is scored
+    up to 8 tasks; beyond, groups are merged greedily). A task that no other
+    helps stays alone. Pass the groups as ``task_groups`` to fix them, e.g. in a
+    grid search.
+
+    Parameters
+    ----------
+    estimator : estimator or Pipeline ending in one
+        A :class:`~sk_mtgru.MultiTaskGRUClassifier`,
+        :class:`~sk_mtgru.MultiTaskGRURegressor` or
+        :class:`~sk_mtgru.MultiTaskGRUEstimator` whose tasks to group, unfitted
+        or fitted (it is not changed).
+        A pipeline's steps before the estimator are fitted on ``X`` and applied.
+    X, y : array-like
+        The training data, as for the estimator's ``fit``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        As for ``fit``.
+
+    Returns
+    -------
+    result : sklearn.utils.Bunch
+        ``groups``: the groups of task names; ``affinity``: the warm-up's mean
+        affinity, shape (n_tasks, n_tasks), row ``i`` how a step on task ``i``
+        lowers each task's loss; ``task_names``; ``score``: the groups' total
+        affinity within them; ``epochs``: the warm-up's epochs.
+
+    Examples
+    --------
+    >>> from sk_mtgru import MultiTaskGRUClassifier
+    >>> from sk_mtgru.datasets import make_multitask_sequences
+    >>> from sk_mtgru.model_selection import recommend_task_groups
+    >>> X, Y = make_multitask_sequences(80, n_tasks=3, length=10, random_state=0)
+    >>> model = MultiTaskGRUClassifier(hidden_size=8, max_iter=30, random_state=0)
+    >>> result = recommend_task_groups(model, X, Y)
+    >>> result.affinity.shape, result.epochs
+    ((3, 3), 3)
+    >>> sorted(task for group in result.groups for task in group)
+    ['task_0', 'task_1', 'task_2']
+    """
+    if hasattr(estimator, "steps"):  # a Pipeline: fit its transforms on X first
+        for _, step in estimator.steps[:-1]:
+            if step is not None and step != "passthrough":
+                X = clone(step).fit_transform(X, y)
+        estimator = estimator.steps[-1][1]
+    if not hasattr(estimator, "task_groups"):
+        raise TypeError(
+            "recommend_task_groups takes a MultiTaskGRUClassifier, "
+            "MultiTaskGRURegressor or MultiTaskGRUEstimator (or a Pipeline ending "
+            f"in one); got {type(estimator).__name__}."
+        )
+    affinity, names = warm_up_affinity(estimator, X, y, sample_weight)
+    indices = best_task_groups(affinity)
+    return Bunch(
+        groups=[[names[k] for k in group] for group in indices],
+        affinity=affinity,
+        task_names=names,
+        score=group_score(affinity, indices),
+        epochs=warm_up_epochs(estimator.max_iter),
+    )
 
 
 def task_weight_grid(

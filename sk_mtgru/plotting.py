@@ -91,16 +91,34 @@ def plot_learning_curves(model: Any, *, metric: str = "loss", ax: Any = None) ->
     return ax
 
 
-def plot_task_affinity(affinity: Any, *, task_names: Any = None, ax: Any = None) -> Any:
-    """Draw a task affinity matrix as a heat map, each cell labelled.
+def plot_task_affinity(
+    affinity: Any,
+    *,
+    task_names: Any = None,
+    groups: Any = None,
+    measure: str | None = None,
+    ax: Any = None,
+) -> Any:
+    """Draw a task affinity matrix as a heat map, each cell labelled, with the
+    task groups outlined.
 
     Parameters
     ----------
-    affinity : MultiTaskGRUClassifier or array-like of shape (n_tasks, n_tasks)
-        A fitted estimator (its ``task_affinity_`` and ``task_names_`` are used),
-        or the matrix itself.
+    affinity : fitted estimator, Pipeline ending in one, Bunch or array-like
+        A fitted estimator (its ``task_affinity_``, ``task_names_`` and
+        ``task_groups_`` are used), the result of
+        :func:`~sk_mtgru.model_selection.recommend_task_groups`, or a matrix of
+        shape (n_tasks, n_tasks). Row ``i`` is how training task ``i`` moves
+        each task.
     task_names : sequence of str, default=None
-        Labels of the rows and columns; the estimator's task names by default.
+        Labels of the rows and columns; the model's task names by default.
+    groups : list of list of str or int, default=None
+        Groups of tasks to outline (names or indices); the model's
+        ``task_groups_`` (or the recommendation's groups) by default. A group of
+        every task is not outlined.
+    measure : {'lookahead', 'cosine'}, default=None
+        What the matrix holds, for the colour bar's label; the model's
+        ``task_affinity_measure`` by default.
     ax : matplotlib Axes, default=None
         Where to draw; a new figure's axes by default.
 
@@ -112,12 +130,17 @@ def plot_task_affinity(affinity: Any, *, task_names: Any = None, ax: Any = None)
     --------
     >>> import numpy as np
     >>> from sk_mtgru.plotting import plot_task_affinity
-    >>> matrix = np.array([[1.0, 0.9], [0.9, 1.0]])
-    >>> ax = plot_task_affinity(matrix, task_names=["a", "b"])
+    >>> matrix = np.array([[0.6, 0.4, -0.1], [0.5, 0.7, 0.0], [-0.2, 0.0, 0.8]])
+    >>> ax = plot_task_affinity(matrix, task_names=["a", "b", "c"],
+    ...                         groups=[["a", "b"], ["c"]])
     >>> [t.get_text() for t in ax.get_xticklabels()]
-    ['a', 'b']
+    ['a', 'b', 'c']
+    >>> len(ax.patches)  # one outline per group
+    2
     """
     plt = _pyplot("plot_task_affinity")
+    if hasattr(affinity, "steps"):  # a Pipeline: its final estimator
+        affinity = affinity.steps[-1][1]
     if hasattr(affinity, "task_affinity_"):
         if affinity.task_affinity_ is None:
             raise ValueError(
@@ -125,7 +148,15 @@ def plot_task_affinity(affinity: Any, *, task_names: Any = None, ax: Any = None)
                 "fit it with task_affinity_interval set."
             )
         task_names = list(affinity.task_names_) if task_names is None else task_names
+        if groups is None:
+            groups = getattr(affinity, "task_groups_", None)
+        measure = measure or affinity.task_affinity_measure
         affinity = affinity.task_affinity_
+    elif isinstance(affinity, dict) and "affinity" in affinity:  # a recommendation
+        task_names = affinity["task_names"] if task_names is None else task_names
+        groups = affinity["groups"] if groups is None else groups
+        measure = measure or "lookahead"
+        affinity = affinity["affinity"]
     matrix = np.asarray(affinity, dtype=float)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"affinity must be a square matrix, got shape {matrix.shape}.")
@@ -134,16 +165,64 @@ def plot_task_affinity(affinity: Any, *, task_names: Any = None, ax: Any = None)
     if len(names) != n:
         raise ValueError(f"{len(names)} task names for a {n} x {n} matrix.")
     if ax is None:
-        _, ax = plt.subplots(figsize=(1.2 + 0.7 * n, 1.0 + 0.6 * n))
-    image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
-    ax.figure.colorbar(image, ax=ax, label="cosine similarity of task gradients")
+        width = max(len(str(name)) for name in names)
+        _, ax = plt.subplots(
+            figsize=(2.4 + 0.7 * n + 0.07 * width, 1.6 + 0.6 * n + 0.07 * width),
+            layout="constrained",
+        )
+    finite = matrix[np.isfinite(matrix)]
+    if measure == "cosine":
+        label, limit = "cosine similarity of task gradients", 1.0
+    else:
+        label = "loss decrease of task j after a step on task i"
+        limit = float(np.abs(finite).max()) if finite.size else 1.0
+    image = ax.imshow(matrix, vmin=-limit, vmax=limit, cmap="RdBu_r")
+    ax.figure.colorbar(image, ax=ax, label=label)
     ax.set_xticks(range(n), names, rotation=45, ha="right")
     ax.set_yticks(range(n), names)
+    ax.set_xlabel("task j (moved)")
+    ax.set_ylabel("task i (trained)")
     for i in range(n):
         for j in range(n):
             if np.isfinite(matrix[i, j]):
                 ax.text(
                     j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=8
                 )
+    for group in _group_indices(groups, names):
+        _outline(ax, group)
     ax.set_title("Task affinity")
     return ax
+
+
+def _group_indices(groups: Any, names: list[str]) -> list[list[int]]:
+    """The groups as lists of indices; none when every task is in one group."""
+    if groups is None:
+        return []
+    indices = [
+        [names.index(t) if isinstance(t, str) else int(t) for t in group]
+        for group in groups
+    ]
+    return [] if len(indices) < 2 else indices
+
+
+def _outline(ax: Any, group: list[int]) -> None:
+    """A rectangle around the block of a group's tasks, when they are adjacent;
+    else around each of its cells."""
+    from matplotlib.patches import Rectangle
+
+    ordered = sorted(group)
+    if ordered == list(range(ordered[0], ordered[-1] + 1)):
+        blocks = [(ordered[0], ordered[0], len(ordered))]
+    else:
+        blocks = [(i, j, 1) for i in ordered for j in ordered]
+    for row, column, size in blocks:
+        ax.add_patch(
+            Rectangle(
+                (column - 0.5, row - 0.5),
+                size,
+                size,
+                fill=False,
+                edgecolor="black",
+                linewidth=2,
+            )
+        )

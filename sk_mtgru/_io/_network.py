@@ -13,6 +13,8 @@ from typing import Any
 import torch
 
 from .._encoding import TaskEncoding
+from .._grouped import GroupedGRU
+from .._grouping import check_task_groups
 from .._module import SHARINGS, SUMMARIES
 from .._training import seeded_torch
 from .._validation import check_task_weights
@@ -36,10 +38,15 @@ def module_document(module: Any, *, tagger: bool) -> dict[str, Any]:
             "dropout": module.dropout.p,
             "layers": list(module.layers),
         }
+    groups = None
+    if isinstance(module, GroupedGRU):  # every branch has the architecture
+        groups = module.groups
+        module = module.branches[0]
     gru = module.gru
     return {
         "n_features": module.n_features,
         "n_classes": heads,
+        **({} if groups is None else {"task_groups": groups}),
         "hidden_size": gru.hidden_size,
         "num_layers": gru.num_layers,
         "bidirectional": gru.bidirectional,
@@ -90,7 +97,10 @@ def read_module(
         "input_statistics": r.get(module_doc, "input_statistics", bool, "module"),
         "sharing": r.get(module_doc, "sharing", str, "module"),
         "n_experts": r.get(module_doc, "n_experts", int, "module"),
+        "task_groups": None,
     }
+    if "task_groups" in module_doc:
+        config["task_groups"] = _read_groups(module_doc, r, len(config["n_classes"]))
     if config["sharing"] not in SHARINGS or not 1 <= config["n_experts"] <= 1024:
         raise r.fail("module", "has an unknown sharing or an invalid n_experts.")
     if (config["sharing"] == "mmoe") != (config["n_experts"] > 1):
@@ -115,6 +125,23 @@ def read_module(
         raise r.fail("module", "has invalid convolution sizes.")
 
     return config
+
+
+def _read_groups(module_doc: dict[str, Any], r: Reader, n_tasks: int) -> Any:
+    """The task groups of a network with an encoder per group: a partition of
+    the tasks' indices into two or more groups."""
+    groups = r.get(module_doc, "task_groups", list, "module")
+    indices = [k for group in groups if isinstance(group, list) for k in group]
+    if (
+        len(groups) < 2
+        or not all(isinstance(group, list) and group for group in groups)
+        or not all(type(k) is int for k in indices)
+        or sorted(indices) != list(range(n_tasks))
+    ):
+        raise r.fail(
+            "module.task_groups", "must split the tasks' indices into 2 or more groups."
+        )
+    return groups
 
 
 def _read_tagger_module(module_doc: dict[str, Any], r: Reader) -> dict[str, Any]:
@@ -162,6 +189,17 @@ def _check_params_match_module(
                 expected[name] = params[name]
         if params["sharing"] == "mmoe":
             expected["n_experts"] = estimator._n_experts(len(task_names))
+        if params["task_groups"] != "auto":  # 'auto' trains whichever it chose
+            try:
+                expected["task_groups"] = (
+                    None
+                    if params["task_groups"] is None
+                    else check_task_groups(params["task_groups"], task_names)
+                )
+            except (TypeError, ValueError) as exc:
+                raise r.fail("params.task_groups", f"are invalid: {exc}") from exc
+            if expected["task_groups"] is not None and len(expected["task_groups"]) < 2:
+                expected["task_groups"] = None  # one group: one encoder
     differ = [
         f"{name}={value!r} (the network's: {config[name]!r})"
         for name, value in expected.items()
@@ -193,7 +231,7 @@ def build_network(
     _check_params_match_module(estimator, config, task_names, r)
     n_outputs = config["n_classes"]
     module_class, module_params = estimator._module(
-        config["n_features"], n_outputs, task_names
+        config["n_features"], n_outputs, task_names, config.get("task_groups")
     )
     with torch.device("meta"):
         expected = module_class(**module_params).state_dict()
@@ -229,6 +267,7 @@ def build_network(
             device=device,
             seed=0,
             validation=False,
+            groups=config.get("task_groups"),
             **estimator._net_targets(encoding),
         )
         net.initialize()
