@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -58,19 +58,22 @@ class GroupedGRU(nn.Module):
         # Where task k's output is among the branches' outputs, concatenated.
         self._position = [order.index(k) for k in range(len(n_classes))]
 
+    def _branches(self) -> list[MultiTaskGRU]:
+        return [cast(MultiTaskGRU, branch) for branch in self.branches]
+
     @property
     def heads(self) -> list[nn.Module]:
         """Every task's head, in the order of the tasks."""
-        heads = [head for branch in self.branches for head in branch.heads]
+        heads = [head for branch in self._branches() for head in branch.heads]
         return [heads[p] for p in self._position]
 
     @property
     def gru_kernel(self) -> str:
-        return self.branches[0].gru_kernel
+        return self._branches()[0].gru_kernel
 
     @gru_kernel.setter
     def gru_kernel(self, value: str) -> None:
-        for branch in self.branches:
+        for branch in self._branches():
             branch.gru_kernel = value
 
     def _in_task_order(
@@ -80,7 +83,7 @@ class GroupedGRU(nn.Module):
 
     def shared(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Every branch's shared representation, concatenated on the last axis."""
-        return torch.cat([branch.shared(x, lengths) for branch in self.branches], -1)
+        return torch.cat([b.shared(x, lengths) for b in self._branches()], dim=-1)
 
     def task_logits(
         self, shared: torch.Tensor, lengths: torch.Tensor
@@ -90,7 +93,7 @@ class GroupedGRU(nn.Module):
         return self._in_task_order(
             [
                 logits
-                for branch, part in zip(self.branches, parts)
+                for branch, part in zip(self._branches(), parts)
                 for logits in branch.task_logits(part, lengths)
             ]
         )
@@ -100,5 +103,5 @@ class GroupedGRU(nn.Module):
     ) -> tuple[torch.Tensor, ...]:
         """Logits of every task: a tuple of ``(batch, n_classes_k)`` tensors."""
         return self._in_task_order(
-            [logits for branch in self.branches for logits in branch(x, lengths)]
+            [logits for branch in self._branches() for logits in branch(x, lengths)]
         )

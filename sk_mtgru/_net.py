@@ -425,6 +425,8 @@ class MultiTaskNet(NeuralNet):
         """Record the batch's task affinity (NaN for a task it does not label)."""
         if self.affinity_measure == "cosine":
             affinity = gradient_cosine(cut.raw)
+        elif cut.shared is None:
+            raise RuntimeError("infer() did not cut the shared representation")
         else:
             Xi, yi = unpack_data(batch)
             affinity = lookahead_affinity(

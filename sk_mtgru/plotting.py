@@ -19,16 +19,23 @@ def _pyplot(function: str) -> Any:
     return plt
 
 
+_METRICS = {"loss": "loss", "acc": "accuracy", "mse": "mean squared error"}
+
+
 def plot_learning_curves(model: Any, *, metric: str = "loss", ax: Any = None) -> Any:
     """Draw each task's training (solid) and validation (dashed) curve per epoch.
 
     Parameters
     ----------
-    model : MultiTaskGRUClassifier or Pipeline ending in one, or skorch History
-        A fitted model (its ``history_``), or a history itself. Validation curves
-        appear when the model was fitted with ``early_stopping=True``.
-    metric : {"loss", "acc"}, default="loss"
-        Each task's mean cross-entropy, or its accuracy.
+    model : fitted estimator, Pipeline ending in one, or skorch History
+        A fitted model of the package (its ``history_``), or a history itself.
+        Validation curves appear when the model was fitted with
+        ``early_stopping=True``.
+    metric : {"loss", "acc", "mse"}, default="loss"
+        Each task's training loss (a cross-entropy for a classification task, a
+        squared error on the standardised scale for a regression task); the
+        accuracy of the classification tasks; or the mean squared error, in the
+        target's units, of the regression tasks.
     ax : matplotlib Axes, default=None
         Where to draw; a new figure's axes by default.
 
@@ -49,24 +56,38 @@ def plot_learning_curves(model: Any, *, metric: str = "loss", ax: Any = None) ->
     ['task_0 (train)', 'task_0 (valid)', 'task_1 (train)', 'task_1 (valid)']
     """
     plt = _pyplot("plot_learning_curves")
-    if metric not in ("loss", "acc"):
-        raise ValueError(f"metric must be 'loss' or 'acc', got {metric!r}.")
+    if metric not in _METRICS:
+        raise ValueError(f"metric must be 'loss', 'acc' or 'mse', got {metric!r}.")
     if hasattr(model, "steps"):  # a Pipeline: its final estimator
         model = model.steps[-1][1]
     history = getattr(model, "history_", model)
     if not hasattr(history, "__getitem__") or not len(history):
         raise ValueError(
-            "plot_learning_curves needs a fitted MultiTaskGRUClassifier (or its "
+            "plot_learning_curves needs a fitted sk_mtgru estimator (or its "
             f"history_), got {type(model).__name__}."
         )
-    # Only the per-task figures are named train_acc_<task> (train_loss_best is not).
-    names = list(getattr(model, "task_names_", [])) or [
-        key[len("train_acc_") :] for key in history[-1] if key.startswith("train_acc_")
-    ]
+    last = history[-1]
+    # Each task records train_acc_<task> (classification) or train_mse_<task>
+    # (regression); train_loss_best and the like are not per task.
+    kinds = {
+        key[len(f"train_{m}_") :]: m
+        for key in last
+        for m in ("acc", "mse")
+        if key.startswith(f"train_{m}_")
+    }
+    names = [str(n) for n in getattr(model, "task_names_", [])] or list(kinds)
     if not names:
         raise ValueError("The history records no per-task figures per epoch.")
+    if metric != "loss":
+        names = [name for name in names if kinds.get(name) == metric]
+        if not names:
+            other = "mse" if metric == "acc" else "acc"
+            raise ValueError(
+                f"No task of this model records {_METRICS[metric]} (metric="
+                f"{metric!r}); use metric='loss', or metric={other!r}."
+            )
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
+        _, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
     epochs = history[:, "epoch"]
     for k, name in enumerate(names):
         color = f"C{k}"
@@ -76,7 +97,7 @@ def plot_learning_curves(model: Any, *, metric: str = "loss", ax: Any = None) ->
             color=color,
             label=f"{name} (train)",
         )
-        if f"valid_{metric}_{name}" in history[-1]:
+        if f"valid_{metric}_{name}" in last:
             ax.plot(
                 epochs,
                 history[:, f"valid_{metric}_{name}"],
@@ -84,11 +105,24 @@ def plot_learning_curves(model: Any, *, metric: str = "loss", ax: Any = None) ->
                 linestyle="--",
                 label=f"{name} (valid)",
             )
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("cross-entropy" if metric == "loss" else "accuracy")
+    ax.set_ylabel(_ylabel(metric, {kinds.get(name) for name in names}))
     ax.set_title("Per-task learning curves")
     ax.legend(fontsize=8)
     return ax
+
+
+def _ylabel(metric: str, kinds: set) -> str:
+    if metric != "loss":
+        return _METRICS[metric]
+    if kinds == {"mse"}:
+        return "loss (squared error, standardised)"
+    if "mse" in kinds:
+        return "loss (cross-entropy; squared error for regression tasks)"
+    return "loss (cross-entropy)"
 
 
 def plot_task_affinity(

@@ -54,6 +54,14 @@ def test_task_groups_are_reported_by_name_and_one_group_is_one_encoder(three_tas
     grouped = small_classifier(task_groups=[[2, 0], ["task_1"]]).fit(X, Y)
     assert grouped.task_groups_ == [["task_2", "task_0"], ["task_1"]]
     assert len(grouped.predict(X)) == len(X)
+    # each task's outputs come from its own head, whatever its group's order
+    X4, Y4 = make_multitask_sequences(60, n_tasks=3, n_classes=[2, 3, 4], length=8)
+    grouped = small_classifier(task_groups=[[2, 0], [1]]).fit(X4, Y4)
+    assert [p.shape[1] for p in grouped.predict_proba(X4)] == [2, 3, 4]
+    accuracy = (
+        grouped.set_params(warm_start=True, max_iter=30).fit(X4, Y4).score(X4, Y4)
+    )
+    assert accuracy > 0.6
     one = small_classifier(task_groups=[[0, 1, 2]]).fit(X, Y)
     plain = small_classifier().fit(X, Y)
     assert one.task_groups_ == plain.task_groups_ == [["task_0", "task_1", "task_2"]]
