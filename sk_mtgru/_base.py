@@ -36,6 +36,7 @@ from ._data import (
     pad_sequences,
 )
 from ._encoding import TaskEncoding
+from ._frames import check_feature_names, feature_names
 from ._gru import GRU_KERNELS
 from ._io import register_estimator, save
 from ._net import (
@@ -262,6 +263,8 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
                 "(or 'per_task'), or score after fitting with sk_mtgru.metrics."
             )
         continuing = hasattr(self, "net_") and (incremental or self.warm_start)
+        if continuing:
+            check_feature_names(getattr(self, "feature_names_in_", None), X, name)
         X_checked, width_2d = check_sequences(
             X, estimator=name, width_2d=self._width_2d if continuing else None
         )
@@ -319,6 +322,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             encoding=encoding,
             targets=targets,
             best_epochs=self._best_epochs(net),
+            feature_names=feature_names(X),
         )
 
     def _set_fitted(
@@ -332,9 +336,14 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         encoding: TaskEncoding,
         targets: Targets,
         best_epochs: dict[str, int] | None,
+        feature_names: np.ndarray | None = None,
     ) -> Any:
         """Set every fitted attribute: the one place ``fit`` and ``load`` share."""
         self.net_ = net
+        if feature_names is not None:
+            self.feature_names_in_ = feature_names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         self.n_iter_ = n_iter
         self._width_2d = width_2d
         self.history_ = net.history
@@ -852,6 +861,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         labelling), and the sequences' lengths."""
         check_is_fitted(self)
         name = type(self).__name__
+        check_feature_names(getattr(self, "feature_names_in_", None), X, name)
         X_checked, _ = check_sequences(X, estimator=name, width_2d=self._width_2d)
         check_n_features(X_checked, self.n_features_in_, name)
         return self._outputs(X_checked)

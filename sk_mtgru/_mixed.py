@@ -79,8 +79,8 @@ class MultiTaskGRUEstimator(MixedTargetsMixin, SequenceLevelGRU):
         Each task's kind, 'classification' or 'regression'.
     classes_ : list of (ndarray or None)
         The classes of each classification task; None for a regression task.
-    n_tasks_, task_names_, n_features_in_, n_iter_, task_affinity_, \
-task_groups_, history_, net_
+    n_tasks_, task_names_, n_features_in_, feature_names_in_, n_iter_, \
+task_affinity_, task_groups_, history_, net_
         As :class:`MultiTaskGRUClassifier`'s; the history records
         ``train_acc_<task>`` for classification tasks and ``train_mse_<task>``
         for regression tasks.

@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ._frames import check_feature_names, feature_names
 from ._validation import (
     STATISTICS_DTYPES,
     check_n_features,
@@ -47,6 +48,10 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         Divisor of each feature; None when ``with_std=False``.
     n_features_in_ : int
         Features per time step seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features per step seen during ``fit``: the columns of an
+        (instance, time) frame or of a list of frames. Defined only when they
+        are all strings; ``predict`` then refuses other names or another order.
     n_samples_seen_ : int
         Number of time steps the statistics were computed over.
 
@@ -116,6 +121,11 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
                 "that their mean or variance overflows float64. Rescale X first."
             )
         self.n_features_in_ = n_features
+        names = feature_names(X)
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         self.n_samples_seen_ = count
         self.mean_ = mean if self.with_mean else None
         if self.with_std:
@@ -164,6 +174,7 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
     def _apply(self, X: Any, *, inverse: bool) -> np.ndarray | list[np.ndarray]:
         check_is_fitted(self)
         name = type(self).__name__
+        check_feature_names(getattr(self, "feature_names_in_", None), X, name)
         X_checked, width_2d = check_sequences(
             X, dtype=STATISTICS_DTYPES, estimator=name, width_2d=self._width_2d
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,7 +117,13 @@ def check_targets(Y: Any, n_samples: int, *, estimator: str) -> Targets:
     if shape[0] != n_samples:
         raise ValueError(
             f"X has {n_samples} sequences but Y has {shape[0]} rows: "
-            "inconsistent numbers of samples. Give one row of labels per sequence."
+            "inconsistent numbers of samples. Give one row of labels per sequence"
+            + (
+                " (a long frame, one row per time step, converts with "
+                "sk_mtgru.datasets.from_long)."
+                if n_samples > shape[0]
+                else "."
+            )
         )
     if not one_dimensional and len(columns) == 0:
         raise ValueError("Y has no columns: give at least one task.")
@@ -170,9 +177,26 @@ def encode_targets(
                 "training data; a classifier needs at least 2 classes per task. Drop "
                 "the task or add sequences of other classes."
             )
+        _warn_if_nan_text(task_classes, name, missing_label)
         classes.append(task_classes)
         codes[labelled, k] = task_codes.reshape(-1)
     return classes, codes
+
+
+def _warn_if_nan_text(task_classes: np.ndarray, name: str, missing_label: Any) -> None:
+    """Warn when the text 'nan' is a class: what ``np.array(["squat", np.nan])``
+    makes of a missing label (numpy turns the NaN into a string)."""
+    texts = [c for c in task_classes.tolist() if isinstance(c, str)]
+    found = [c for c in texts if c.strip().lower() in ("nan", "none", "")]
+    if found and missing_label not in found:
+        warnings.warn(
+            f"Task {name!r} has the text {found[0]!r} as a class. If it marks missing "
+            "labels, numpy turned them into text (np.array(['squat', np.nan]) holds "
+            "'nan'): build Y with dtype=object, or use None, or set "
+            f"missing_label={found[0]!r}. If it is a real class, ignore this warning.",
+            UserWarning,
+            stacklevel=6,  # the caller of fit
+        )
 
 
 def encode_known(

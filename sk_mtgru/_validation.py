@@ -31,6 +31,8 @@ from sklearn.utils._param_validation import (  # noqa: F401  (re-exported)
     validate_parameter_constraints,
 )
 
+from ._frames import sequences_of
+
 __all__ = [
     "HasMethods",
     "Interval",
@@ -139,9 +141,11 @@ def check_sequences(
     ----------
     X : array-like of shape (n_samples, n_timesteps, n_features) or \
             (n_samples, n_timesteps), list of arrays, or lazy collection
-        The sequences. A numpy memmap is used in place, without reading it into
-        memory. A sized, indexable collection that is not array-like (for instance
-        one that loads each recording from disk) is read one sequence at a time.
+        The sequences; also an (instance, time) MultiIndex frame or a Series of
+        arrays (see :func:`~sk_mtgru._frames.sequences_of`). A numpy memmap is
+        used in place, without reading it into memory. A sized, indexable
+        collection that is not array-like (for instance one that loads each
+        recording from disk) is read one sequence at a time.
     dtype : dtype or list of dtypes, default=FLOAT_DTYPES
         Passed to :func:`sklearn.utils.check_array`: a dtype in the list is kept,
         others convert to the first, so float input is not copied here.
@@ -162,6 +166,7 @@ def check_sequences(
     """
     if X is None:
         raise ValueError(f"{estimator} got X=None. {_AXIS_HINT}")
+    X = sequences_of(X, estimator)
     if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
         raise TypeError(
             f"{estimator} got sparse X; sequences must be dense. Convert them with "

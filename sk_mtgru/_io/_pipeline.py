@@ -44,6 +44,11 @@ def pipeline_document(
                     "n_features_in": int(scaler.n_features_in_),
                     "n_samples_seen": int(scaler.n_samples_seen_),
                     "width_2d": scaler._width_2d,
+                    "feature_names_in": (
+                        [str(n) for n in scaler.feature_names_in_]
+                        if hasattr(scaler, "feature_names_in_")
+                        else None
+                    ),
                 },
             }
         )
@@ -88,6 +93,13 @@ def read_pipeline(
             or not (width_2d is None or (type(width_2d) is int and width_2d >= 1))
         ):
             raise r.fail(f"{where}.fitted", "has invalid sizes.")
+        feature_names = fitted.get("feature_names_in")
+        if feature_names is not None and not (
+            isinstance(feature_names, list)
+            and len(feature_names) == n_features
+            and all(isinstance(n, str) for n in feature_names)
+        ):
+            raise r.fail(f"{where}.fitted.feature_names_in", "must name each feature.")
         scaler = SequenceScaler(**params)
         arrays = {}
         for attribute in _SCALER_ARRAYS:
@@ -121,6 +133,8 @@ def read_pipeline(
         scaler.n_features_in_ = n_features
         scaler.n_samples_seen_ = n_seen
         scaler._width_2d = width_2d
+        if feature_names is not None:
+            scaler.feature_names_in_ = np.asarray(feature_names, dtype=object)
         for attribute, value in arrays.items():
             setattr(scaler, attribute, value)
         steps.append((names[i], scaler))
