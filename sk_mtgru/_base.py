@@ -48,6 +48,7 @@ from ._net import (
 from ._regression import numeric_column, r2_of_labelled
 from ._scoring import TaskEpochScoring, resolve_scoring
 from ._targets import Targets
+from ._threads import resolve_threads, torch_threads
 from ._training import SCHEDULES, PerTaskBest, seeded_torch, training_callbacks
 from ._validation import (
     HasMethods,
@@ -135,6 +136,11 @@ _BASE_CONSTRAINTS: dict = {
     "device": [str, torch.device],
     "accelerator": [None, HasMethods(["prepare", "backward", "autocast"])],
     "random_state": ["random_state"],
+    "n_threads": [
+        None,
+        StrOptions({"auto"}),
+        Interval(Integral, 1, None, closed="left"),
+    ],
     "verbose": ["verbose"],
     "warm_start": ["boolean"],
 }
@@ -302,17 +308,18 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         dataset = self._training_dataset(
             X_checked, encoded, weights, loss_weight, encoding
         )
-        net, epochs_before = self._train(
-            dataset,
-            n_features=n_features_of(X_checked),
-            encoding=encoding,
-            task_names=task_names,
-            task_weights=task_weights,
-            device=device,
-            incremental=incremental,
-            continuing=continuing,
-            groups=groups,
-        )
+        with torch_threads(self._threads(self.batch_size)):
+            net, epochs_before = self._train(
+                dataset,
+                n_features=n_features_of(X_checked),
+                encoding=encoding,
+                task_names=task_names,
+                task_weights=task_weights,
+                device=device,
+                incremental=incremental,
+                continuing=continuing,
+                groups=groups,
+            )
         return self._set_fitted(
             net,
             n_iter=len(net.history) - epochs_before,
@@ -870,15 +877,14 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         """The heads' outputs for checked sequences, in batches, and their lengths."""
         values, lengths = pad_sequences(X_checked)
         dataset = SequenceDataset(values, lengths)
-        iterator = BatchIterator(
-            dataset, batch_size=max(self.net_.batch_size, _MIN_PREDICT_BATCH_SIZE)
-        )
+        batch_size = max(self.net_.batch_size, _MIN_PREDICT_BATCH_SIZE)
+        iterator = BatchIterator(dataset, batch_size=batch_size)
         module = self.net_.module_
         if module.training:  # eval() walks every submodule: skip it when set
             module.eval()
         device = self.net_.device
         outputs: list[tuple[torch.Tensor, ...]] = []
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(self._threads(batch_size)):
             for x, _ in iterator:
                 logits = module(x["x"].to(device), x["lengths"].to(device))
                 outputs.append(tuple(t.to("cpu") for t in logits))
@@ -891,6 +897,16 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         logits = tuple(torch.cat(parts) for parts in zip(*outputs))
         check_finite_outputs(logits)
         return logits, lengths
+
+    def _threads(self, batch_size: int) -> int | None:
+        """The torch threads a fit or prediction in batches of ``batch_size``
+        runs on (None: torch's setting); see :mod:`sk_mtgru._threads`."""
+        return resolve_threads(
+            self.n_threads,
+            hidden_size=self.hidden_size,
+            directions=2 if self.bidirectional else 1,
+            batch_size=batch_size,
+        )
 
     # ------------------------------------------------------------------ scoring
     def _score(self, X: Any, y: Any, sample_weight: Any) -> float:

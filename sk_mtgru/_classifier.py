@@ -240,6 +240,13 @@ class MultiTaskGRUClassifier(
         Seeds the weights' initialisation, shuffling, dropout and the validation
         split. With an int, two fits on a CPU give identical models. torch's global
         random state is restored after ``fit``.
+    n_threads : 'auto', int or None, default='auto'
+        Threads torch runs on during ``fit`` and ``predict``, set for the call
+        only (the process keeps its own setting). 'auto': one thread when the
+        GRU's per-step product is small -- a second thread measured no faster
+        there, and threads of several fits on one machine slow each other down
+        severalfold -- and torch's own setting (one per core) for large networks
+        and batches. None leaves torch's setting as it is.
     verbose : int, default=0
         0 is silent; 1 or more shows a progress bar and a table per epoch.
     warm_start : bool, default=False
@@ -361,6 +368,7 @@ class MultiTaskGRUClassifier(
         device: str = "cpu",
         accelerator: Any = None,
         random_state: Any = None,
+        n_threads: Any = "auto",
         verbose: int = 0,
         warm_start: bool = False,
     ) -> None:
@@ -403,6 +411,7 @@ class MultiTaskGRUClassifier(
         self.device = device
         self.accelerator = accelerator
         self.random_state = random_state
+        self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
 

@@ -163,6 +163,7 @@ task_affinity_, task_groups_, history_, net_
         device: str = "cpu",
         accelerator: Any = None,
         random_state: Any = None,
+        n_threads: Any = "auto",
         verbose: int = 0,
         warm_start: bool = False,
     ) -> None:
@@ -207,6 +208,7 @@ task_affinity_, task_groups_, history_, net_
         self.device = device
         self.accelerator = accelerator
         self.random_state = random_state
+        self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
 

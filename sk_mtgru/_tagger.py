@@ -84,7 +84,7 @@ class_weight, solver, learning_rate_init, learning_rate, max_grad_norm, momentum
 alpha, batch_size, \
 length_bucketing, gru_kernel, \
 early_stopping, scoring, validation_fraction, n_iter_no_change, tol, device, \
-accelerator, random_state, verbose, warm_start
+accelerator, random_state, n_threads, verbose, warm_start
         As for :class:`MultiTaskGRUClassifier`, with the same defaults
         (``task_weights=None``, ``loss_balancing=None``,
         ``task_affinity_interval=10``, ``task_affinity_measure='lookahead'``,
@@ -95,6 +95,7 @@ accelerator, random_state, verbose, warm_start
         ``gru_kernel='auto'``, ``early_stopping=False``, ``scoring=None``,
         ``validation_fraction=0.1``, ``n_iter_no_change=10``, ``tol=1e-4``,
         ``device='cpu'``, ``accelerator=None``, ``random_state=None``,
+        ``n_threads='auto'``,
         ``verbose=0``,
         ``warm_start=False``) and steps in place of sequences: a missing label
         leaves that step out of that task's loss and accuracy,
@@ -208,6 +209,7 @@ accelerator, random_state, verbose, warm_start
         device: str = "cpu",
         accelerator: Any = None,
         random_state: Any = None,
+        n_threads: Any = "auto",
         verbose: int = 0,
         warm_start: bool = False,
     ) -> None:
@@ -242,6 +244,7 @@ accelerator, random_state, verbose, warm_start
         self.device = device
         self.accelerator = accelerator
         self.random_state = random_state
+        self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
 
