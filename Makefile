@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins torch to the CPU build on the project's machines.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet -c constraints.txt
 
-.PHONY: help demo test docs bench bench-accuracy lint mutation probe clean
+.PHONY: help install demo test docs bench bench-accuracy lint mutation probe clean
 
 help:  ## this list of targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -19,7 +19,11 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP_INSTALL) -e ".[test,lint,docs]"
 	touch $@
 
-demo: $(VENV)/.installed  ## the main job on the bundled watch data (under 2 minutes)
+# For using the package, not developing it: no test, lint or docs tools.
+install: $(BIN)/python  ## the package and its user extras (pandas, plots, safe files, ONNX) in .venv
+	$(PIP_INSTALL) ".[pandas,plots,safe,onnx]"
+
+demo: $(VENV)/.installed  ## the main job on the bundled watch data (timing in the README)
 	$(BIN)/python examples/watch_demo.py
 
 # Two test processes of one thread each: on two cores, faster than one process of

@@ -116,13 +116,15 @@ def _weights(sample_weight: Any) -> np.ndarray | None:
 
 def per_task_accuracy(
     Y_true: Any, Y_pred: Any, *, sample_weight: Any = None, missing_label: Any = None
-) -> np.ndarray:
+) -> Any:
     """Accuracy of each task, over the samples labelled for it.
 
     Parameters
     ----------
     Y_true, Y_pred : array-like of shape (n_samples, n_tasks) or (n_samples,)
-        True and predicted labels, one column per task.
+        True and predicted labels, one column per task. When ``Y_true`` is a
+        DataFrame (as ``predict`` returns for a model fitted on one), the
+        accuracies come as a Series indexed by its columns: the tasks' names.
     sample_weight : array-like of shape (n_samples,), default=None
         Weight of each sample; None weighs them alike.
     missing_label : scalar or None, default=None
@@ -131,13 +133,27 @@ def per_task_accuracy(
 
     Returns
     -------
-    ndarray of shape (n_tasks,)
+    ndarray of shape (n_tasks,), or pandas.Series
         NaN for a task with no labelled sample.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sk_mtgru.metrics import per_task_accuracy
+    >>> truth = pd.DataFrame({"exercise": ["squat", "lunge"], "side": ["L", "R"]})
+    >>> per_task_accuracy(truth, [["squat", "R"], ["lunge", "R"]]).to_dict()
+    {'exercise': 1.0, 'side': 0.5}
     """
     columns_true, columns_pred = _columns(Y_true, Y_pred)
-    return _per_task_accuracy(
+    scores = _per_task_accuracy(
         columns_true, columns_pred, _weights(sample_weight), missing_label
     )
+    columns = getattr(Y_true, "columns", None)
+    if columns is None:
+        return scores
+    import pandas as pd
+
+    return pd.Series(scores, index=list(columns), name="accuracy")
 
 
 def mean_task_accuracy(
@@ -160,8 +176,9 @@ def mean_task_accuracy(
     -------
     float
     """
-    scores = per_task_accuracy(
-        Y_true, Y_pred, sample_weight=sample_weight, missing_label=missing_label
+    columns_true, columns_pred = _columns(Y_true, Y_pred)
+    scores = _per_task_accuracy(
+        columns_true, columns_pred, _weights(sample_weight), missing_label
     )
     return _mean_of_labelled_tasks(scores)
 

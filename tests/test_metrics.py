@@ -210,3 +210,12 @@ def test_score_with_string_labels_on_a_model_fitted_on_integers_is_an_error(
     with pytest.raises(ValueError, match="true labels are strings"):
         mean_task_accuracy(Y.astype(str), clf.predict(X))
     assert 0 <= clf.score(X, Y) <= 1
+
+
+def test_per_task_accuracy_names_the_tasks_of_a_frame():
+    pd = pytest.importorskip("pandas")
+    truth = pd.DataFrame(Y_TRUE, columns=["exercise", "side"])
+    scores = per_task_accuracy(truth, Y_PRED)
+    assert scores.index.tolist() == ["exercise", "side"]
+    np.testing.assert_allclose(scores.to_numpy(), [0.8, 0.6])
+    assert mean_task_accuracy(truth, Y_PRED) == pytest.approx(0.7)
