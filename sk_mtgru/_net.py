@@ -435,27 +435,8 @@ class MultiTaskNet(NeuralNet):
                 cut.raw,
                 lambda: self._task_losses(self.infer(Xi), yi, Xi)[0],
                 step=self.lr,
-                direction=self._update_direction,
             )
         self.history.record_batch("task_affinity", affinity.tolist())
-
-    def _update_direction(
-        self, param: torch.Tensor, grad: torch.Tensor
-    ) -> torch.Tensor:
-        """The direction the optimizer would move ``param`` for ``grad`` alone (to
-        be scaled by the learning rate): for Adam and AdamW, the gradient over
-        the root of their running mean of squared gradients (its sign before
-        their first step); for SGD, the gradient."""
-        groups = self.optimizer_.param_groups
-        group = next((g for g in groups if any(p is param for p in g["params"])), None)
-        if group is None or "betas" not in group:
-            return grad
-        state = self.optimizer_.state.get(param, {})
-        square = state.get("exp_avg_sq")
-        if square is None or "step" not in state:
-            return grad / (grad.abs() + group["eps"])
-        corrected = square / (1 - group["betas"][1] ** float(state["step"]))
-        return grad / (corrected.sqrt() + group["eps"])
 
     def _diverged(self, task: str, value: float, prefix: str) -> None:
         epoch = len(self.history)

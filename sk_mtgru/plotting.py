@@ -220,7 +220,7 @@ def plot_task_affinity(
         for j in range(n):
             if np.isfinite(matrix[i, j]):
                 ax.text(
-                    j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=8
+                    j, i, f"{matrix[i, j]:.2g}", ha="center", va="center", fontsize=8
                 )
     for group in _group_indices(groups, names):
         _outline(ax, group)

@@ -59,17 +59,17 @@ def test_lookahead_ranks_related_tasks_above_unrelated_ones(related_and_unrelate
         learning_rate_init=1e-2,
         task_affinity_interval=2,
     ).fit(X, Y)
-    z = clf.task_affinity_
-    assert z.shape == (4, 4)
-    assert np.all(np.diag(z) > 0)  # a step on a task lowers its own loss
+    assert clf.task_affinity_.shape == (4, 4)
+    assert np.all(np.diag(clf.task_affinity_) > 0)  # a step lowers its own loss
+    z = clf.task_affinity_ / np.diag(clf.task_affinity_)  # each column by its own
     related = min(z[0, 1], z[1, 0])
     unrelated = [
         z[i, j] for i in range(4) for j in range(4) if i != j and {i, j} != {0, 1}
     ]
-    # a step lowers a related task's loss by a few per cent; every unrelated
-    # pair ranks below (the unrelated tasks even compete for the small encoder)
-    assert related > 0.01
-    assert related > max(unrelated) + 0.01, z
+    # a step on a task lowers a related task's loss more than half as much as
+    # its own; every unrelated pair ranks far below
+    assert related > 0.5
+    assert related > max(unrelated) + 0.3, z
 
 
 def test_lookahead_is_negative_when_a_step_on_one_task_raises_the_others_loss():
