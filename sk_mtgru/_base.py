@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import math
 import warnings
 from abc import ABC, abstractmethod
@@ -198,6 +199,16 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         register_estimator(cls)  # the package's own estimators load from files
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, giving a parameter added since the file was written its
+        default: a joblib file of an earlier release behaves as it did."""
+        super().__setstate__(state)
+        for name, parameter in inspect.signature(
+            type(self).__init__
+        ).parameters.items():
+            if name != "self" and name not in self.__dict__:
+                setattr(self, name, parameter.default)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:

@@ -55,13 +55,11 @@ def test_task_groups_are_reported_by_name_and_one_group_is_one_encoder(three_tas
     assert grouped.task_groups_ == [["task_2", "task_0"], ["task_1"]]
     assert len(grouped.predict(X)) == len(X)
     # each task's outputs come from its own head, whatever its group's order
-    X4, Y4 = make_multitask_sequences(60, n_tasks=3, n_classes=[2, 3, 4], length=8)
+    X4, Y4 = make_multitask_sequences(
+        60, n_tasks=3, n_classes=[2, 3, 4], length=8, random_state=0
+    )
     grouped = small_classifier(task_groups=[[2, 0], [1]]).fit(X4, Y4)
     assert [p.shape[1] for p in grouped.predict_proba(X4)] == [2, 3, 4]
-    accuracy = (
-        grouped.set_params(warm_start=True, max_iter=30).fit(X4, Y4).score(X4, Y4)
-    )
-    assert accuracy > 0.6
     one = small_classifier(task_groups=[[0, 1, 2]]).fit(X, Y)
     plain = small_classifier().fit(X, Y)
     assert one.task_groups_ == plain.task_groups_ == [["task_0", "task_1", "task_2"]]
@@ -90,7 +88,7 @@ def test_invalid_task_groups_are_refused_with_what_to_do(
 
 def test_auto_trains_the_groups_recommend_task_groups_gives(three_tasks):
     X, Y = three_tasks
-    model = small_classifier(max_iter=20, task_groups="auto")
+    model = small_classifier(max_iter=10, task_groups="auto")
     result = recommend_task_groups(model, X, Y)
     assert result.epochs == 3
     assert result.affinity.shape == (3, 3) and np.isfinite(result.affinity).all()
