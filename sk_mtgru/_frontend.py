@@ -84,30 +84,82 @@ class ConvFrontEnd(nn.Module):
         return h.transpose(1, 2), lengths
 
 
-def n_input_statistics(n_features: int) -> int:
+# Statistics per channel: 'basic' (True) and the 'rich' set, which adds what a
+# linear model on summary statistics reads best (the accuracy suite's baselines).
+_PER_CHANNEL = {"basic": 4, "rich": 10}
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+def statistics_kind(setting: bool | str) -> str | None:
+    """``input_statistics`` as 'basic', 'rich' or None (off)."""
+    if setting is True:
+        return "basic"
+    return setting or None
+
+
+def n_input_statistics(n_features: int, kind: str = "basic") -> int:
     """Width of :func:`input_statistics`' output for ``n_features`` channels."""
-    return 4 * n_features + 1
+    return _PER_CHANNEL[kind] * n_features + 1
 
 
-def input_statistics(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def input_statistics(
+    x: torch.Tensor, lengths: torch.Tensor, kind: str = "basic"
+) -> torch.Tensor:
     """Per-channel mean, standard deviation, minimum and maximum over each
-    sequence's real steps, and the log of its length.
+    sequence's real steps, and the log of its length; with ``kind='rich'`` also
+    the 10th, 50th and 90th percentiles, the mean absolute change from one step
+    to the next, the least-squares slope over the steps and the lag-1
+    autocorrelation (0 for a sequence too short or too flat for one).
 
     Parameters
     ----------
     x : Tensor of shape (batch, max_length, n_features)
     lengths : Tensor of shape (batch,)
+    kind : {'basic', 'rich'}
 
     Returns
     -------
-    Tensor of shape (batch, 4 * n_features + 1)
+    Tensor of shape (batch, 4 * n_features + 1), or (batch, 10 * n_features + 1)
     """
     mask = real_steps(lengths.to(x.device), x.shape[1])
     n = lengths.to(x.device, x.dtype)[:, None]
     zeroed = x * mask
     mean = zeroed.sum(dim=1) / n
-    variance = ((zeroed - mean[:, None, :]) * mask).pow(2).sum(dim=1) / n
+    centred = (zeroed - mean[:, None, :]) * mask
+    variance = centred.pow(2).sum(dim=1) / n
     std = variance.clamp_min(0).sqrt()
     minimum = x.masked_fill(~mask, float("inf")).amin(dim=1)
     maximum = x.masked_fill(~mask, float("-inf")).amax(dim=1)
-    return torch.cat([mean, std, minimum, maximum, n.log()], dim=1)
+    if kind == "basic":
+        return torch.cat([mean, std, minimum, maximum, n.log()], dim=1)
+    # Quantiles: the real steps sorted first (padding sorts last, as +inf).
+    ordered = x.masked_fill(~mask, float("inf")).sort(dim=1).values
+    last = (n - 1).clamp_min(0)  # (batch, 1)
+    quantiles = [
+        ordered.gather(
+            1, (q * last).round().long()[:, :, None].expand(-1, 1, x.shape[2])
+        )[:, 0]
+        for q in QUANTILES
+    ]
+    both = mask[:, 1:] & mask[:, :-1]  # pairs of real neighbouring steps
+    pairs = (n - 1).clamp_min(1)
+    change = ((x[:, 1:] - x[:, :-1]).abs() * both).sum(dim=1) / pairs
+    steps = torch.arange(x.shape[1], device=x.device, dtype=x.dtype)[None, :, None]
+    time = (steps - (n[:, :, None] - 1) / 2) * mask
+    slope = (time * centred).sum(dim=1) / time.pow(2).sum(dim=1).clamp_min(1e-12)
+    lagged = (centred[:, 1:] * centred[:, :-1] * both).sum(dim=1)
+    autocorrelation = lagged / (variance * n).clamp_min(1e-12)
+    return torch.cat(
+        [
+            mean,
+            std,
+            minimum,
+            maximum,
+            *quantiles,
+            change,
+            slope,
+            autocorrelation,
+            n.log(),
+        ],
+        dim=1,
+    )

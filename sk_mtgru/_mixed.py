@@ -134,7 +134,7 @@ task_affinity_, task_groups_, history_, net_
         conv_channels: int = 64,
         conv_kernel_size: int = 5,
         conv_stride: int = 2,
-        input_statistics: bool = True,
+        input_statistics: bool | str = True,
         crop_length: int | None = None,
         sharing: str = "hard",
         n_experts: int | None = None,

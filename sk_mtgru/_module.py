@@ -8,7 +8,12 @@ from typing import cast
 import torch
 from torch import nn
 
-from ._frontend import ConvFrontEnd, input_statistics, n_input_statistics
+from ._frontend import (
+    ConvFrontEnd,
+    input_statistics,
+    n_input_statistics,
+    statistics_kind,
+)
 from ._gru import real_steps, run_gru
 
 __all__ = ["MultiTaskGRU", "SHARINGS", "SUMMARIES", "pool_steps"]
@@ -110,10 +115,11 @@ class MultiTaskGRU(nn.Module):
     conv_channels, conv_kernel_size, conv_stride : int
         Their filters, filter width and the last one's stride; see
         :class:`~sk_mtgru._frontend.ConvFrontEnd`.
-    input_statistics : bool
+    input_statistics : bool or 'rich'
         Whether each head also reads the input's per-channel mean, standard
-        deviation, minimum and maximum and the log of the sequence's length (see
-        :func:`~sk_mtgru._frontend.input_statistics`).
+        deviation, minimum and maximum and the log of the sequence's length;
+        'rich' adds percentiles, mean absolute change, slope and lag-1
+        autocorrelation (see :func:`~sk_mtgru._frontend.input_statistics`).
     sharing : {'hard', 'mmoe'}
         One GRU shared by every task, or a mixture of ``n_experts`` GRUs with a
         gate per task.
@@ -136,7 +142,7 @@ class MultiTaskGRU(nn.Module):
         conv_channels: int = 64,
         conv_kernel_size: int = 5,
         conv_stride: int = 1,
-        input_statistics: bool = False,
+        input_statistics: bool | str = False,
         sharing: str = "hard",
         n_experts: int = 2,
     ) -> None:
@@ -160,6 +166,9 @@ class MultiTaskGRU(nn.Module):
         self.task_layers = task_layers
         self.gru_kernel = gru_kernel
         self.input_statistics = input_statistics
+        # What the heads and gates read: the experts' gates read the basic
+        # statistics when the heads read none.
+        self._statistics_kind = statistics_kind(input_statistics) or "basic"
         self.num_directions = 2 if bidirectional else 1
         self.conv = (
             ConvFrontEnd(
@@ -181,7 +190,7 @@ class MultiTaskGRU(nn.Module):
 
         self.gru = encoder()
         self.experts = nn.ModuleList(encoder() for _ in range(self.n_experts - 1))
-        statistics_width = n_input_statistics(n_features)
+        statistics_width = n_input_statistics(n_features, self._statistics_kind)
         self.gates = nn.ModuleList(
             nn.Linear(statistics_width, self.n_experts)
             for _ in (n_classes if sharing == "mmoe" else ())
@@ -232,11 +241,13 @@ class MultiTaskGRU(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """:meth:`shared`'s representation and the input statistics (None when
         nothing reads them)."""
-        statistics = self.input_statistics or self.sharing == "mmoe"
+        statistics = bool(self.input_statistics) or self.sharing == "mmoe"
         x, lengths_cpu = _real_input(
             x, lengths, zero_padding=self.conv is not None or statistics
         )
-        stats = input_statistics(x, lengths) if statistics else None
+        stats = (
+            input_statistics(x, lengths, self._statistics_kind) if statistics else None
+        )
         if self.conv is not None:
             x, lengths_cpu = self.conv(x, lengths_cpu)
         if self.sharing == "mmoe":  # every expert's outputs, side by side
@@ -327,7 +338,9 @@ class MultiTaskGRU(nn.Module):
         (``sharing='mmoe'`` only)."""
         if self.sharing != "mmoe":
             raise ValueError("gate_weights needs sharing='mmoe'.")
-        statistics = input_statistics(_real_input(x, lengths)[0], lengths)
+        statistics = input_statistics(
+            _real_input(x, lengths)[0], lengths, self._statistics_kind
+        )
         return torch.stack([torch.softmax(g(statistics), dim=1) for g in self.gates])
 
     def summaries(self, x: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:

@@ -166,6 +166,7 @@ class _ExportedSequenceModel(nn.Module):
         self.sharing = module.sharing
         self.directions = module.num_directions
         self.input_statistics = module.input_statistics
+        self.statistics_kind = module._statistics_kind
         self.convs = nn.ModuleList() if module.conv is None else module.conv.convs
         self.grus = nn.ModuleList(
             _ExportedGRU(gru) for gru in (module.gru, *module.experts)
@@ -182,7 +183,7 @@ class _ExportedSequenceModel(nn.Module):
         x = torch.where(mask, self.scaling(x), 0.0)
         statistics = None
         if self.input_statistics or self.sharing == "mmoe":
-            statistics = input_statistics(x, lengths)
+            statistics = input_statistics(x, lengths, self.statistics_kind)
         h = x.transpose(1, 2)
         stride = 1
         for conv in self.convs:

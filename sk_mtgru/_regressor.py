@@ -74,11 +74,15 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, SequenceLeve
     conv_stride : int, default=2
         Step of the last convolution: the GRU reads ``ceil(n_timesteps /
         conv_stride)`` steps, which shortens long recordings and speeds training.
-    input_statistics : bool, default=True
+    input_statistics : bool or 'rich', default=True
         Whether each head also reads the per-channel mean, standard deviation,
         minimum and maximum of the sequence (as given to ``fit``, e.g. after a
         ``SequenceScaler``) and the log of its length, which pooling over steps
-        cannot see.
+        cannot see. 'rich' adds per channel the 10th, 50th and 90th percentiles,
+        the mean absolute change between steps, the slope and the lag-1
+        autocorrelation -- what a linear model on summary statistics reads
+        (``StreamingPredictor`` does not stream it: percentiles need the whole
+        sequence).
     crop_length : int or None, default=None
         Train on random crops: each epoch, every sequence longer than
         ``crop_length`` steps is replaced by a window of that many steps at a
@@ -332,7 +336,7 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, SequenceLeve
         conv_channels: int = 64,
         conv_kernel_size: int = 5,
         conv_stride: int = 2,
-        input_statistics: bool = True,
+        input_statistics: bool | str = True,
         crop_length: int | None = None,
         sharing: str = "hard",
         n_experts: int | None = None,

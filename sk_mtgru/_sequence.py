@@ -50,7 +50,7 @@ SEQUENCE_NETWORK_CONSTRAINTS: dict = {
     "conv_channels": [Interval(Integral, 1, None, closed="left")],
     "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
     "conv_stride": [Interval(Integral, 1, None, closed="left")],
-    "input_statistics": ["boolean"],
+    "input_statistics": ["boolean", StrOptions({"rich"})],
     "crop_length": [None, Interval(Integral, 1, None, closed="left")],
     "sharing": [StrOptions(set(SHARINGS))],
     "n_experts": [None, Interval(Integral, 2, None, closed="left")],

@@ -147,6 +147,12 @@ class StreamingPredictor:
                 "stream yet. Stream a model fitted with task_groups=None."
             )
         self._tagger = self.estimator._per_step
+        if not self._tagger and getattr(module, "_statistics_kind", None) == "rich":
+            raise ValueError(
+                f"This {name} reads input_statistics='rich', whose percentiles need "
+                "the whole sequence: they cannot be updated as steps arrive. Stream "
+                "a model fitted with input_statistics=True."
+            )
         if module.bidirectional if self._tagger else module.gru.bidirectional:
             raise ValueError(
                 f"This {name} reads each sequence in both directions: its "

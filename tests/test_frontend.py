@@ -77,6 +77,49 @@ def test_input_statistics_are_those_of_the_real_steps():
         np.testing.assert_allclose(row, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_rich_statistics_are_those_of_the_real_steps():
+    rng = np.random.default_rng(1)
+    sequences = [rng.normal(size=(n, 2)).astype(np.float32) for n in (7, 4, 1)]
+    x = torch.full((3, 7, 2), 1e3)  # padding that must not count
+    for i, seq in enumerate(sequences):
+        x[i, : len(seq)] = torch.from_numpy(seq)
+    got = input_statistics(x, torch.tensor([7, 4, 1]), "rich").numpy()
+    assert got.shape == (3, 10 * 2 + 1)
+    for row, seq in zip(got, sequences):
+        n = len(seq)
+        centred = seq - seq.mean(0)
+        steps = np.arange(n) - (n - 1) / 2
+        variance = (centred**2).sum(0)
+        expected = np.concatenate(
+            [
+                seq.mean(0),
+                seq.std(0),
+                seq.min(0),
+                seq.max(0),
+                *np.quantile(seq, [0.1, 0.5, 0.9], axis=0, method="nearest"),
+                np.abs(np.diff(seq, axis=0)).mean(0) if n > 1 else np.zeros(2),
+                (steps[:, None] * centred).sum(0) / max((steps**2).sum(), 1e-12),
+                (centred[1:] * centred[:-1]).sum(0) / np.maximum(variance, 1e-12),
+                [np.log(n)],
+            ]
+        )
+        np.testing.assert_allclose(row, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_rich_statistics_train_save_and_refuse_streaming(dense_data, tmp_path):
+    import sk_mtgru
+
+    X, Y = dense_data
+    clf = small_classifier(input_statistics="rich", max_iter=1).fit(X, Y)
+    assert clf.net_.module_.heads[0].in_features == 8 * 2 + 10 * 3 + 1
+    sk_mtgru.save(clf, tmp_path / "rich.skmtgru")
+    back = sk_mtgru.load(tmp_path / "rich.skmtgru")
+    assert back.input_statistics == "rich"
+    np.testing.assert_allclose(back.predict_proba(X)[0], clf.predict_proba(X)[0])
+    with pytest.raises(ValueError, match="percentiles need the whole sequence"):
+        sk_mtgru.StreamingPredictor(clf)
+
+
 def test_max_and_mean_max_pool_the_outputs_over_real_steps():
     module = _module(summary="mean_max")
     x = torch.randn(1, 6, 3)

@@ -64,8 +64,8 @@ CLASSIFIERS = {
         summary="last", bidirectional=True, num_layers=2, task_layers=1, conv_layers=0
     ),
     "attention, bidirectional": dict(summary="attention", bidirectional=True),
-    "mean, mixture of experts": dict(
-        summary="mean", sharing="mmoe", bidirectional=True
+    "mean, mixture of experts, rich statistics": dict(
+        summary="mean", sharing="mmoe", bidirectional=True, input_statistics="rich"
     ),
     "max, stride 3, no statistics": dict(
         summary="max", conv_layers=1, conv_stride=3, input_statistics=False

@@ -94,7 +94,9 @@ def read_module(
         "conv_channels": r.get(module_doc, "conv_channels", int, "module"),
         "conv_kernel_size": r.get(module_doc, "conv_kernel_size", int, "module"),
         "conv_stride": r.get(module_doc, "conv_stride", int, "module"),
-        "input_statistics": r.get(module_doc, "input_statistics", bool, "module"),
+        "input_statistics": r.get(
+            module_doc, "input_statistics", (bool, str), "module"
+        ),
         "sharing": r.get(module_doc, "sharing", str, "module"),
         "n_experts": r.get(module_doc, "n_experts", int, "module"),
         "task_groups": None,
@@ -105,6 +107,8 @@ def read_module(
         raise r.fail("module", "has an unknown sharing or an invalid n_experts.")
     if (config["sharing"] == "mmoe") != (config["n_experts"] > 1):
         raise r.fail("module", "has n_experts that do not match its sharing.")
+    if config["input_statistics"] not in (True, False, "rich"):
+        raise r.fail("module.input_statistics", "must be true, false or 'rich'.")
     if config["summary"] not in SUMMARIES or config["task_layers"] < 0:
         raise r.fail("module", "has an unknown summary or a negative task_layers.")
     if not all(
