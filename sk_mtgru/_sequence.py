@@ -80,6 +80,11 @@ def _overlapping_windows(
     return np.asarray(owners), windows
 
 
+def _partition(groups: list[list[int]] | None, n_tasks: int) -> set[frozenset[int]]:
+    """Groups as a set of sets of tasks (None: every task in one group)."""
+    return {frozenset(g) for g in (groups or [list(range(n_tasks))])}
+
+
 class SequenceLevelGRU(BaseMultiTaskGRU):
     """Base of the estimators with one label per sequence and task.
 
@@ -146,6 +151,8 @@ class SequenceLevelGRU(BaseMultiTaskGRU):
         elif isinstance(self.task_groups, str):  # 'auto'
             if continuing:
                 return self._fitted_groups()
+            if len(task_names) < 2:
+                return None  # one task: nothing to group, no warm-up
             if incremental:
                 raise ValueError(
                     "task_groups='auto' chooses the groups with a warm-up fit on the "
@@ -168,14 +175,17 @@ class SequenceLevelGRU(BaseMultiTaskGRU):
                 "epoch, which task groups do not support yet: use "
                 "early_stopping=True with task_groups."
             )
-        if continuing and (groups or [list(range(len(task_names)))]) != (
-            self._fitted_groups() or [list(range(len(task_names)))]
-        ):
-            raise ValueError(
-                f"task_groups={self.task_groups!r} cannot continue a fit whose task "
-                f"groups were {self.task_groups_}. Fit with warm_start=False to "
-                "start afresh."
-            )
+        if continuing:
+            fitted = self._fitted_groups()
+            if _partition(groups, len(task_names)) != _partition(
+                fitted, len(task_names)
+            ):
+                raise ValueError(
+                    f"task_groups={self.task_groups!r} cannot continue a fit whose "
+                    f"task groups were {self.task_groups_}. Fit with "
+                    "warm_start=False to start afresh."
+                )
+            return fitted  # in the fitted network's order, which its weights have
         return groups
 
     def _fitted_groups(self) -> list[list[int]] | None:

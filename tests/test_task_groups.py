@@ -109,6 +109,18 @@ def test_auto_separates_a_task_that_conflicts_with_the_others(monkeypatch):
     assert clf.task_groups_ == [["task_0", "task_1"], ["task_2"]]
 
 
+def test_auto_runs_no_warm_up_for_a_single_task(three_tasks, monkeypatch):
+    import sk_mtgru._sequence as sequence
+
+    def no_warm_up(*args):
+        raise AssertionError("a warm-up ran for one task")
+
+    monkeypatch.setattr(sequence, "auto_task_groups", no_warm_up)
+    X, Y = three_tasks
+    clf = small_classifier(task_groups="auto", max_iter=1).fit(X, Y[:, 0])
+    assert clf.task_groups_ == [["task_0"]]
+
+
 def test_auto_refuses_partial_fit_and_names_the_alternative(three_tasks):
     X, Y = three_tasks
     with pytest.raises(ValueError, match="recommend_task_groups"):
@@ -138,6 +150,9 @@ def test_groups_survive_a_safe_file_and_warm_start_keeps_them(three_tasks, tmp_p
     for a, b in zip(back.predict_proba(X), clf.predict_proba(X)):
         np.testing.assert_allclose(a, b)
     clf.set_params(warm_start=True, max_iter=1).fit(X, Y)
+    assert clf.task_groups_ == [["task_0", "task_2"], ["task_1"]]
+    # the same groups, listed in another order, continue the fitted network
+    clf.set_params(task_groups=[["task_1"], [2, 0]]).fit(X, Y)
     assert clf.task_groups_ == [["task_0", "task_2"], ["task_1"]]
     with pytest.raises(ValueError, match="cannot continue a fit whose task groups"):
         clf.set_params(task_groups=None).fit(X, Y)
