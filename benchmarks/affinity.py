@@ -15,7 +15,8 @@ Pairs (two tasks per data set, ``make_multitask_sequences`` unless said):
 Per pair and seed: the warm-up that ``task_groups='auto'`` runs
 (:func:`sk_mtgru.model_selection.recommend_task_groups`, lookahead) and the same
 warm-up measuring the gradient cosine; the pair's affinity is the mean of the two
-off-diagonal entries. Then the default classifier is fitted on both tasks and on
+off-diagonal entries (the lookahead's each divided by the diagonal entry of its
+column, the task's own step: a scale-free figure). Then the default classifier is fitted on both tasks and on
 each alone, and Δm (the mean relative gain of the shared model's test accuracy
 over the single-task models', in %) is measured. Reported: per pair, mean ± std
 over the seeds; over every pair and seed, Spearman's rank correlation of each
@@ -48,7 +49,7 @@ from sk_mtgru import MultiTaskGRUClassifier
 from sk_mtgru._grouping import warm_up_affinity
 from sk_mtgru.datasets import make_multitask_sequences
 
-N_TRAIN, N_TEST = 150, 400
+N_TRAIN, N_TEST = 80, 1000
 PAIRS = ("copy", "related-0.9", "related-0.5", "unrelated", "noise", "noise-heavy")
 
 
@@ -84,10 +85,7 @@ def run(name: str, seed: int) -> dict:
         start = time.perf_counter()
         lookahead, _ = warm_up_affinity(model, X, Y)
         warm_up = time.perf_counter() - start
-        cosine, _ = warm_up_affinity(
-            model.set_params(task_affinity_measure="cosine"), X, Y
-        )
-        model.set_params(task_affinity_measure="lookahead")
+        cosine, _ = warm_up_affinity(model, X, Y, measure="cosine")
         start = time.perf_counter()
         shared = clone(model).fit(X, Y)
         fit_time = time.perf_counter() - start
@@ -105,7 +103,10 @@ def run(name: str, seed: int) -> dict:
     return {
         "pair": name,
         "seed": seed,
-        "lookahead": float((lookahead[0, 1] + lookahead[1, 0]) / 2),
+        # each entry relative to the task's own (the diagonal): scale-free
+        "lookahead": float(
+            (lookahead[0, 1] / lookahead[1, 1] + lookahead[1, 0] / lookahead[0, 0]) / 2
+        ),
         "cosine": float((cosine[0, 1] + cosine[1, 0]) / 2),
         "delta_m": float(delta),
         "warm_up_share": warm_up / fit_time,

@@ -124,10 +124,14 @@ class MultiTaskGRUClassifier(
         hyper-parameters a grid search can reach as ``loss_balancing__<name>``. The
         weights in force are recorded per epoch in ``history_`` as
         ``weight_<task>``.
-    task_affinity_interval : int or None, default=10
-        Measure task affinity every this many training batches (None: never),
-        averaged over each epoch's measured batches in ``history_`` as
-        ``task_affinity`` and over the fit as ``task_affinity_``.
+    task_affinity_interval : int or None, default=None
+        Measure task affinity every this many training batches (None: never, at
+        no cost), averaged over each epoch's measured batches in ``history_`` as
+        ``task_affinity`` and over the fit as ``task_affinity_``. Measured every
+        10 batches, the lookahead costs 38 % more fit time, the cosine 3 %
+        (``benchmarks/results/affinity_cost.txt``).
+        :func:`~sk_mtgru.model_selection.recommend_task_groups` measures it
+        without fitting the model.
     task_affinity_measure : {'lookahead', 'cosine'}, default='lookahead'
         What task affinity measures. 'lookahead' (TAG, Fifty et al., 2021): entry
         ``[i, j]`` is ``1 - L_j(after a gradient step on task i) / L_j(before)``,
@@ -350,7 +354,7 @@ class MultiTaskGRUClassifier(
         task_groups: Any = None,
         task_weights: Any = None,
         loss_balancing: Any = None,
-        task_affinity_interval: int | None = 10,
+        task_affinity_interval: int | None = None,
         task_affinity_measure: str = "lookahead",
         missing_label: Any = None,
         class_weight: Any = None,

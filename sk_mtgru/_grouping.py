@@ -100,14 +100,19 @@ def warm_up_epochs(max_iter: int) -> int:
 
 
 def warm_up_affinity(
-    estimator: Any, X: Any, y: Any, sample_weight: Any = None
+    estimator: Any,
+    X: Any,
+    y: Any,
+    sample_weight: Any = None,
+    *,
+    measure: str = "lookahead",
 ) -> tuple[np.ndarray, list[str]]:
     """The lookahead task affinity of a short joint fit of ``estimator``'s tasks.
 
     A clone of the estimator, with every task on one encoder, trains for
     :func:`warm_up_epochs` epochs and measures the affinity about
-    ``_MEASUREMENTS`` times over them. Returns the fit's mean affinity and the
-    task names.
+    ``_MEASUREMENTS`` times over them (``measure``: 'lookahead' or 'cosine').
+    Returns the fit's mean affinity and the task names.
     """
     n_samples = len(X)
     epochs = warm_up_epochs(estimator.max_iter)
@@ -116,7 +121,7 @@ def warm_up_affinity(
         task_groups=None,
         max_iter=epochs,
         task_affinity_interval=max(1, batches // _MEASUREMENTS),
-        task_affinity_measure="lookahead",
+        task_affinity_measure=measure,
         early_stopping=False,
         scoring=None,
         verbose=0,

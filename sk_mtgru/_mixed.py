@@ -141,7 +141,7 @@ task_affinity_, task_groups_, history_, net_
         task_groups: Any = None,
         task_weights: Any = None,
         loss_balancing: Any = None,
-        task_affinity_interval: int | None = 10,
+        task_affinity_interval: int | None = None,
         task_affinity_measure: str = "lookahead",
         missing_label: Any = None,
         class_weight: Any = None,

@@ -166,9 +166,6 @@ class MultiTaskGRU(nn.Module):
         self.task_layers = task_layers
         self.gru_kernel = gru_kernel
         self.input_statistics = input_statistics
-        # What the heads and gates read: the experts' gates read the basic
-        # statistics when the heads read none.
-        self._statistics_kind = statistics_kind(input_statistics) or "basic"
         self.num_directions = 2 if bidirectional else 1
         self.conv = (
             ConvFrontEnd(
@@ -216,6 +213,13 @@ class MultiTaskGRU(nn.Module):
             head_width += statistics_width
         self.heads = nn.ModuleList(nn.Linear(head_width, int(k)) for k in n_classes)
         self._statistics: torch.Tensor | None = None
+
+    @property
+    def _statistics_kind(self) -> str:
+        """The statistics the heads and gates read: the experts' gates read the
+        basic ones when the heads read none. (Computed, not stored: a network
+        pickled by an earlier release has no such attribute.)"""
+        return statistics_kind(self.input_statistics) or "basic"
 
     def _last(self, top: torch.Tensor) -> torch.Tensor:
         # top: (num_directions, batch, hidden) -> (batch, num_directions * hidden)

@@ -87,7 +87,7 @@ early_stopping, scoring, validation_fraction, n_iter_no_change, tol, device, \
 accelerator, random_state, n_threads, verbose, warm_start
         As for :class:`MultiTaskGRUClassifier`, with the same defaults
         (``task_weights=None``, ``loss_balancing=None``,
-        ``task_affinity_interval=10``, ``task_affinity_measure='lookahead'``,
+        ``task_affinity_interval=None``, ``task_affinity_measure='lookahead'``,
         ``missing_label=None``,
         ``class_weight=None``, ``solver='adamw'``, ``learning_rate_init=3e-3``,
         ``learning_rate='one_cycle'``, ``max_grad_norm=1.0``, ``momentum=0.9``,
@@ -187,7 +187,7 @@ accelerator, random_state, n_threads, verbose, warm_start
         loss: str = "squared_error",
         task_weights: Any = None,
         loss_balancing: Any = None,
-        task_affinity_interval: int | None = 10,
+        task_affinity_interval: int | None = None,
         task_affinity_measure: str = "lookahead",
         missing_label: Any = None,
         class_weight: Any = None,

@@ -65,7 +65,13 @@ def every_estimator():
     values = Y.astype(float) + 0.5
     mixed_y = np.column_stack([Y[:, 0], values[:, 1]]).astype(object)
     Xs, Ys = make_multitask_sequences(20, n_tasks=2, per_step=True, random_state=0)
-    small = dict(hidden_size=4, conv_channels=4, max_iter=3, random_state=0)
+    small = dict(
+        hidden_size=4,
+        conv_channels=4,
+        max_iter=3,
+        random_state=0,
+        task_affinity_interval=1,
+    )
     return {
         "pipeline": make_pipeline(
             SequenceScaler(), MultiTaskGRUClassifier(**small)
@@ -74,9 +80,9 @@ def every_estimator():
         "mixed": MultiTaskGRUEstimator(
             task_types=["classification", "regression"], **small
         ).fit(X, mixed_y),
-        "tagger": MultiTaskGRUTagger(hidden_size=4, max_iter=3, random_state=0).fit(
-            Xs, Ys
-        ),
+        "tagger": MultiTaskGRUTagger(
+            hidden_size=4, max_iter=3, random_state=0, task_affinity_interval=1
+        ).fit(Xs, Ys),
     }
 
 
