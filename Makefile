@@ -48,7 +48,7 @@ lint: $(VENV)/.installed  ## ruff's checks and formatting, and mypy on the packa
 	$(BIN)/ruff format --check sk_mtgru tests examples tools benchmarks docs
 	$(BIN)/mypy
 
-mutation: $(VENV)/.installed  ## mutation testing: named bugs + a seeded sample (~50 min)
+mutation: $(VENV)/.installed  ## mutation testing: named bugs + a seeded sample (~75 min)
 	$(BIN)/python tools/mutation.py
 
 probe: $(VENV)/.installed  ## hostile and careless inputs: files, cache, streams, ONNX

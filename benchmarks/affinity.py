@@ -16,21 +16,22 @@ Per pair and seed: the warm-up that ``task_groups='auto'`` runs
 (:func:`sk_mtgru.model_selection.recommend_task_groups`, lookahead) and the same
 warm-up measuring the gradient cosine; the pair's affinity is the mean of the two
 off-diagonal entries (the lookahead's each divided by the diagonal entry of its
-column, the task's own step: a scale-free figure). Then the default classifier is fitted on both tasks and on
-each alone, and Δm (the mean relative gain of the shared model's test accuracy
-over the single-task models', in %) is measured. Reported: per pair, mean ± std
+column, the task's own step: a scale-free figure). Then the default classifier is
+fitted on both tasks and on each alone, and Δm (the mean relative gain of the
+shared model's test accuracy over the single-task models', in %) is measured
+(for the noise pairs, over the real task only). Reported: per pair, mean ± std
 over the seeds; over every pair and seed, Spearman's rank correlation of each
 affinity with Δm; and the warm-up's cost as a share of the default fit.
 
 ``--cost`` measures instead what measuring affinity costs a default fit, on the
 standard speed case (1,000 sequences x 50 steps x 8 features, 3 tasks, 3
-epochs, one torch thread): ``task_affinity_interval=None``, the default
+epochs, one torch thread): ``task_affinity_interval=None``, the
 lookahead every 10 batches, and the cosine, interleaved in one process, 3
 rounds; fit times as ratios to ``None``.
 
 Run::
 
-    python benchmarks/affinity.py [--seeds 0 1 2] [--text F] [--cost]
+    python benchmarks/affinity.py [--seeds 0 1 2 3 4 5] [--text F] [--cost]
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         Divisor of each feature; None when ``with_std=False``.
     n_features_in_ : int
         Features per time step seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of str
         Names of the features per step seen during ``fit``: the columns of an
         (instance, time) frame or of a list of frames. Defined only when they
         are all strings; ``predict`` then refuses other names or another order.

@@ -268,7 +268,7 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, SequenceLeve
     n_features_in_ : int
         Features per time step seen during ``fit`` (1 for a 2-D ``X`` of univariate
         sequences).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of str
         Names of the features per step seen during ``fit``: the columns of an
         (instance, time) frame or of a list of frames. Defined only when they
         are all strings; ``predict`` then refuses other names or another order.

@@ -119,7 +119,7 @@ accelerator, random_state, n_threads, verbose, warm_start
         Number of tasks.
     n_features_in_ : int
         Features per time step.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of str
         As the classifier's: the feature columns' names, when ``fit`` saw them.
     supervision_layers_ : list of int
         The layer (0 = lowest) feeding each task's head.

@@ -121,6 +121,32 @@ def test_auto_runs_no_warm_up_for_a_single_task(three_tasks, monkeypatch):
     assert clf.task_groups_ == [["task_0"]]
 
 
+def test_tasks_of_different_groups_have_no_affinity_and_balance_apart(three_tasks):
+    # The per-task gradients are taken on every branch's representation side by
+    # side: a step on one group's encoder leaves the other group's losses as they
+    # were, and gradient-based balancing trains every branch.
+    X, Y = three_tasks
+    clf = small_classifier(
+        task_groups=[[0, 2], [1]], task_affinity_interval=1, summary="last"
+    ).fit(X, Y)
+    z = clf.task_affinity_
+    assert z[0, 1] == z[1, 0] == z[2, 1] == z[1, 2] == 0.0
+    assert z[0, 2] != 0 and np.all(np.diag(z) > 0)
+    for summary in ("last", "mean_max"):
+        pcgrad = small_classifier(
+            task_groups=[[0, 2], [1]], loss_balancing="pcgrad", summary=summary
+        ).fit(X, Y)
+        assert np.isfinite(pcgrad.history_[:, "train_loss"]).all()
+
+
+def test_recommend_task_groups_is_silent(three_tasks, capsys):
+    X, Y = three_tasks
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the warm-up's ConvergenceWarning included
+        recommend_task_groups(small_classifier(max_iter=10, verbose=0), X, Y)
+    assert capsys.readouterr().out == ""
+
+
 def test_auto_refuses_partial_fit_and_names_the_alternative(three_tasks):
     X, Y = three_tasks
     with pytest.raises(ValueError, match="recommend_task_groups"):

@@ -11,7 +11,8 @@ its file (``pytest -x``, so a killed mutant stops at its first failing test):
   changed, ``True`` for ``False``, a call, a return or an attribute
   assignment replaced by ``pass`` -- in ``_net.py``, ``_targets.py``,
   ``_data.py``, ``balancing.py``, ``_base.py`` (the fit loop),
-  ``_classifier.py`` and four of the safe files' ``_io`` modules. The share
+  ``_classifier.py``, four of the safe files' ``_io`` modules, and the task
+  affinity, task group, thread and pandas-input modules. The share
   killed is the mutation score; survivors are printed with their change so
   that one can judge whether a test is missing or the mutant is equivalent.
 
@@ -25,7 +26,7 @@ mutmut). Usage::
 
 Each mutant takes a fresh import of torch: count 10-60 s per mutant on two cores
 (``--jobs 2`` runs two at a time, each with one torch thread); the default run,
-11 named and 120 generated mutants, about 50 minutes.
+11 named and 180 generated mutants, about 75 minutes.
 """
 
 from __future__ import annotations
@@ -84,6 +85,12 @@ TESTS = {
     "_io/_network.py": ["tests/test_safe_format.py", "tests/test_persistence.py"],
     "_io/_targets.py": ["tests/test_safe_format.py", "tests/test_persistence.py"],
     "_persistence.py": ["tests/test_safe_format.py", "tests/test_persistence.py"],
+    # Task affinity and task groups; threads; pandas input.
+    "_affinity.py": ["tests/test_affinity.py", "tests/test_task_groups.py"],
+    "_grouping.py": ["tests/test_task_groups.py"],
+    "_grouped.py": ["tests/test_task_groups.py"],
+    "_threads.py": ["tests/test_threads.py"],
+    "_frames.py": ["tests/test_frames.py"],
     "_classifier.py": [
         "tests/test_docstrings.py",
         "tests/test_estimator.py",
