@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.base import clone
 
 from ._affinity import best_task_groups
+from ._frames import sequences_of
 
 __all__ = [
     "auto_task_groups",
@@ -114,7 +115,7 @@ def warm_up_affinity(
     ``_MEASUREMENTS`` times over them (``measure``: 'lookahead' or 'cosine').
     Returns the fit's mean affinity and the task names.
     """
-    n_samples = len(X)
+    n_samples = len(sequences_of(X, type(estimator).__name__))  # frames too
     epochs = warm_up_epochs(estimator.max_iter)
     batches = epochs * math.ceil(n_samples / estimator.batch_size)
     probe = clone(estimator).set_params(
