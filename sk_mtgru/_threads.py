@@ -1,10 +1,10 @@
 """How many threads torch uses while a model fits or predicts.
 
 torch's default -- one thread per core -- oversubscribes a busy machine: two fits
-side by side, each on two threads of a two-core machine, took 2.5 times as long
-as on one thread each, and a notebook beside a heavier job 40 times. A GRU's
-per-step products are small at the package's usual sizes, so one thread loses
-nothing alone (``benchmarks/threads.py``). ``n_threads='auto'`` therefore runs
+side by side on a two-core machine each took 4.3 times as long with it as with
+the best setting, four fits 11 times, while a fit alone was no faster on two threads
+than on one: a GRU's per-step products are small at the package's usual sizes
+(``benchmarks/threads.py``, ``benchmarks/results/threads.txt``). ``n_threads='auto'`` therefore runs
 small networks on one thread and leaves large ones to torch's own setting.
 The setting holds for the duration of the call only: the caller's process keeps
 its own, even when several threads fit or predict at once.
