@@ -4,8 +4,9 @@ torch's default -- one thread per core -- oversubscribes a busy machine: two fit
 side by side on a two-core machine each took 4.3 times as long with it as with
 the best setting, four fits 11 times, while a fit alone was no faster on two threads
 than on one: a GRU's per-step products are small at the package's usual sizes
-(``benchmarks/threads.py``, ``benchmarks/results/threads.txt``). ``n_threads='auto'`` therefore runs
-small networks on one thread and leaves large ones to torch's own setting.
+(``benchmarks/threads.py``, ``benchmarks/results/threads.txt``).
+``n_threads='auto'`` therefore runs small networks on one thread and leaves large
+ones to torch's own setting.
 The setting holds for the duration of the call only: the caller's process keeps
 its own, even when several threads fit or predict at once.
 """
