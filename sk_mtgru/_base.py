@@ -65,7 +65,7 @@ from ._validation import (
     validate_params,
     warn_if_transposed,
 )
-from .balancing import ALIASES, LossBalancing, resolve_balancing
+from .balancing import ALIASES, LossBalancing, StaticWeighting, resolve_balancing
 from .exceptions import TrainingDivergedError
 from .metrics import _mean_of_labelled_tasks, _per_task_accuracy
 
@@ -664,8 +664,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             callbacks=callbacks,
             predict_nonlinearity=None,
             verbose=int(self.verbose),
-            # a matrix in a table column: kept in history_, not printed
-            callbacks__print_log__keys_ignored=["task_affinity"],
+            callbacks__print_log__keys_ignored=self._unprinted(task_names),
             device=str(device),
             task_names=task_names,
             task_weights=task_weights,
@@ -676,6 +675,15 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             **optimizer_params,
             **accelerated,
         )
+
+    def _unprinted(self, task_names: list[str]) -> list[str]:
+        """History keys the ``verbose`` table leaves out, so that it fits a
+        terminal: the affinity matrix, and under static weights the weights and
+        the objective, which then equal the task weights and ``train_loss``."""
+        keys = ["task_affinity"]
+        if isinstance(resolve_balancing(self.loss_balancing), StaticWeighting):
+            keys += ["train_objective", *(f"weight_{name}" for name in task_names)]
+        return keys
 
     def _steps_per_epoch(self, n_samples: int | None, validation: bool) -> int | None:
         """Optimiser steps an epoch of ``n_samples`` training sequences makes (per
