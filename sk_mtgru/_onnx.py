@@ -158,7 +158,7 @@ class _Scaling(nn.Module):
 class _ExportedSequenceModel(nn.Module):
     """:class:`~sk_mtgru._module.MultiTaskGRU`'s forward pass, exportable."""
 
-    def __init__(self, module: Any, scaling: nn.Module, outputs: _Outputs) -> None:
+    def __init__(self, module: Any, scaling: nn.Module, outputs: nn.Module) -> None:
         super().__init__()
         self.scaling = scaling
         self.outputs = outputs
@@ -231,6 +231,33 @@ class _ExportedSequenceModel(nn.Module):
         if statistics is not None and self.input_statistics:
             summaries = [torch.cat([s, statistics], dim=1) for s in summaries]
         return self.outputs([head(s) for head, s in zip(self.heads, summaries)])
+
+
+class _Logits(nn.Module):
+    """The heads' outputs as they are: a branch's, before the model's outputs."""
+
+    def forward(self, logits: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        return tuple(logits)
+
+
+class _ExportedGroups(nn.Module):
+    """:class:`~sk_mtgru._grouped.GroupedGRU`: every branch exported, their heads'
+    outputs put back in the tasks' order."""
+
+    def __init__(self, module: Any, scaling: nn.Module, outputs: _Outputs) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(
+            _ExportedSequenceModel(branch, scaling, _Logits())
+            for branch in module.branches
+        )
+        self.position = list(module._position)
+        self.outputs = outputs
+
+    def forward(
+        self, x: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        logits = [out for branch in self.branches for out in branch(x, lengths)]
+        return self.outputs([logits[p] for p in self.position])
 
 
 class _ExportedTagger(nn.Module):
@@ -380,15 +407,11 @@ def to_onnx(model: Any, path: str | os.PathLike) -> None:
         description["task_types"], description["means"], description["scales"]
     )
     module = estimator.net_.module_
-    if isinstance(module, GroupedGRU):
-        raise ValueError(
-            f"This {type(estimator).__name__} has an encoder per task group "
-            f"({estimator.task_groups_}), which to_onnx does not export yet. Save it "
-            "with sk_mtgru.save, or export a model fitted with task_groups=None."
-        )
     exported: nn.Module
     if description["per_step"]:
         exported = _ExportedTagger(module, scaling, outputs)
+    elif isinstance(module, GroupedGRU):
+        exported = _ExportedGroups(module, scaling, outputs)
     else:
         exported = _ExportedSequenceModel(module, scaling, outputs)
     exported = exported.to("cpu").eval()

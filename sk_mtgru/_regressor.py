@@ -113,8 +113,8 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, SequenceLeve
         total affinity within its groups is trained (see
         :func:`~sk_mtgru.model_selection.recommend_task_groups`, which gives
         them without fitting the model). The groups trained are in
-        ``task_groups_``. A network with several groups is not exported to ONNX
-        nor streamed.
+        ``task_groups_``. ONNX export and safe files keep the groups;
+        ``StreamingPredictor`` does not stream a network with several.
     task_weights : None, sequence of float or dict, default=None
         Weight of each task's loss in the training objective. None weighs all tasks
         equally; a sequence gives one non-negative weight per task, in the order of

@@ -289,3 +289,23 @@ def test_a_batch_of_no_steps_runs_without_aborting(hostile_sessions, name):
             assert g.shape == (3, 0, w.shape[2])
         else:
             np.testing.assert_array_equal(g, w)
+
+
+def test_a_model_with_task_groups_exports_each_task_from_its_branch(tmp_path):
+    X, lengths, rng = _ragged()
+    Y = np.column_stack([np.arange(N_SEQUENCES) % k for k in (2, 3, 4)])
+    model = make_pipeline(
+        sk_mtgru.SequenceScaler(),
+        sk_mtgru.MultiTaskGRUClassifier(
+            hidden_size=6,
+            conv_channels=4,
+            max_iter=2,
+            random_state=0,
+            task_groups=[[2, 0], [1]],
+        ),
+    ).fit(X, Y)
+    outputs, _ = _run(model, tmp_path, X, lengths)
+    expected = model.predict_proba(X)
+    for k, got in enumerate(outputs.values()):
+        assert got.shape == expected[k].shape  # task k from its own head
+        np.testing.assert_allclose(got, expected[k], atol=2e-5)
