@@ -33,10 +33,10 @@ from sk_mtgru.plotting import plot_learning_curves, plot_task_affinity
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 # %%
-# The data as it arrives: a long table of 3 sensors for 240 recordings, and a
+# The data as it arrives: a long table of 3 sensors for 150 recordings, and a
 # label table that misses a few recordings' labels.
 X, Y = make_multitask_sequences(
-    240,
+    150,
     n_tasks=3,
     n_features=3,
     length=(15, 30),
@@ -51,7 +51,7 @@ rows = [
 long = pd.DataFrame(rows)
 labels = pd.DataFrame(
     {
-        "recording": [f"rec{i:03d}" for i in range(240)],
+        "recording": [f"rec{i:03d}" for i in range(150)],
         "exercise": np.array(["squat", "lunge", "plank"])[Y[:, 0]],
         "side": np.array(["left", "right", "both"])[Y[:, 1]],
         "intensity": np.array(["low", "mid", "high"])[Y[:, 2]],
@@ -70,7 +70,7 @@ print(len(data.X), "recordings;", data.y.isna().any(axis=1).sum(), "unlabelled")
 # runs answers without fitting the model.
 model = make_pipeline(
     SequenceScaler(),
-    MultiTaskGRUClassifier(hidden_size=16, max_iter=20, random_state=0),
+    MultiTaskGRUClassifier(hidden_size=8, max_iter=12, random_state=0),
 )
 recommendation = recommend_task_groups(model, data.X, data.y)
 print("recommended groups:", recommendation.groups)
@@ -89,7 +89,7 @@ search = GridSearchCV(
     {"multitaskgruclassifier__task_groups": [None, recommendation.groups]},
     scoring=scoring,
     refit="exercise",
-    cv=MultiTaskStratifiedKFold(n_splits=3, shuffle=True, random_state=0),
+    cv=MultiTaskStratifiedKFold(n_splits=2, shuffle=True, random_state=0),
 ).fit(data.X, data.y)
 for params, score in zip(
     search.cv_results_["params"], search.cv_results_["mean_test_exercise"]
