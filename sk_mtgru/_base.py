@@ -37,7 +37,7 @@ from ._data import (
     pad_sequences,
 )
 from ._encoding import TaskEncoding
-from ._frames import check_feature_names, feature_names
+from ._frames import check_feature_names, feature_names, set_feature_names
 from ._gru import GRU_KERNELS
 from ._io import register_estimator, save
 from ._net import (
@@ -358,10 +358,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
     ) -> Any:
         """Set every fitted attribute: the one place ``fit`` and ``load`` share."""
         self.net_ = net
-        if feature_names is not None:
-            self.feature_names_in_ = feature_names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
+        set_feature_names(self, feature_names)
         self.n_iter_ = n_iter
         self._width_2d = width_2d
         self.history_ = net.history

@@ -14,7 +14,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_feature_names", "feature_names", "sequences_of"]
+__all__ = [
+    "check_feature_names",
+    "feature_names",
+    "sequences_of",
+    "set_feature_names",
+]
 
 _LONG_HINT = (
     "A long frame (one row per recording and time step) converts with "
@@ -102,6 +107,15 @@ def feature_names(X: Any) -> np.ndarray | None:
         return None
     names = np.asarray(frame.columns, dtype=object)
     return names if all(isinstance(n, str) for n in names) else None
+
+
+def set_feature_names(estimator: Any, names: np.ndarray | None) -> None:
+    """Set ``feature_names_in_`` to ``names``, or remove it when there are none
+    (a refit on unnamed features must not keep the old names)."""
+    if names is not None:
+        estimator.feature_names_in_ = names
+    elif hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
 
 
 def check_feature_names(fitted: np.ndarray | None, X: Any, estimator: str) -> None:

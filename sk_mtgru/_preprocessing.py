@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._frames import check_feature_names, feature_names
+from ._frames import check_feature_names, feature_names, set_feature_names
 from ._validation import (
     STATISTICS_DTYPES,
     check_n_features,
@@ -121,11 +121,7 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
                 "that their mean or variance overflows float64. Rescale X first."
             )
         self.n_features_in_ = n_features
-        names = feature_names(X)
-        if names is not None:
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
+        set_feature_names(self, feature_names(X))
         self.n_samples_seen_ = count
         self.mean_ = mean if self.with_mean else None
         if self.with_std:

@@ -102,6 +102,34 @@ def test_feature_names_survive_a_safe_file(recordings, tmp_path):
             back.predict([x[SENSORS[::-1]] for x in data.X])
 
 
+@pytest.mark.parametrize(
+    "where, names",
+    [
+        (lambda d: d["fitted"], ["acc_x", "acc_y"]),  # one name short
+        (lambda d: d["pipeline"]["steps"][0]["fitted"], ["acc_x", "acc_y", 3]),
+    ],
+    ids=["estimator, too few", "scaler, not a string"],
+)
+def test_a_file_whose_feature_names_do_not_name_each_feature_is_refused(
+    recordings, tmp_path, where, names
+):
+    from .test_safe_format import _read, _write
+
+    long, table, *_ = recordings
+    data = from_long(long, id="rec", time="t", labels=table)
+    model = make_pipeline(SequenceScaler(), small_classifier(max_iter=1))
+    model[-1].fit(data.X, data.y)  # the estimator too carries the names
+    model[0].fit(data.X)
+    sk_mtgru.save(model, tmp_path / "good.skmtgru")
+    document, tensors = _read(tmp_path / "good.skmtgru")
+    where(document)["feature_names_in"] = names
+    _write(tmp_path / "bad.skmtgru", document, tensors)
+    with pytest.raises(
+        ValueError, match="fitted.feature_names_in must name each feature"
+    ):
+        sk_mtgru.load(tmp_path / "bad.skmtgru")
+
+
 def test_an_instance_time_frame_and_a_series_of_arrays_are_sequences(recordings):
     long, table, X, Y, _ = recordings
     indexed = long.sort_values(["rec", "t"]).set_index(["rec", "t"])[SENSORS]

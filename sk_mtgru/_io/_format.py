@@ -14,6 +14,7 @@ import warnings
 from numbers import Real
 from typing import Any
 
+import numpy as np
 import torch
 
 from .._version import __version__
@@ -27,7 +28,9 @@ __all__ = [
     "check_digest",
     "check_header",
     "digest",
+    "feature_names_entry",
     "is_plain",
+    "read_feature_names",
     "read_file",
     "write_file",
 ]
@@ -132,6 +135,31 @@ class Reader:
                 f"{where}.{key}", f"must be of type {name}, got {type(value).__name__}."
             )
         return value
+
+
+def feature_names_entry(fitted: Any) -> list[str] | None:
+    """A fitted estimator's or scaler's ``feature_names_in_`` as JSON (None:
+    it has none)."""
+    if not hasattr(fitted, "feature_names_in_"):
+        return None
+    return [str(name) for name in fitted.feature_names_in_]
+
+
+def read_feature_names(
+    fitted: dict[str, Any], n_features: int, r: Reader, where: str
+) -> np.ndarray | None:
+    """The ``feature_names_in`` entry of ``fitted``: one string per feature, or
+    absent (files before it, and models fitted without names)."""
+    names = fitted.get("feature_names_in")
+    if names is None:
+        return None
+    if not (
+        isinstance(names, list)
+        and len(names) == n_features
+        and all(isinstance(n, str) for n in names)
+    ):
+        raise r.fail(f"{where}.feature_names_in", "must name each feature (strings).")
+    return np.asarray(names, dtype=object)
 
 
 def read_file(path: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:

@@ -33,8 +33,10 @@ from ._format import (
     Reader,
     check_digest,
     check_header,
+    feature_names_entry,
     is_plain,
     package_version,
+    read_feature_names,
     read_file,
     write_file,
 )
@@ -133,11 +135,7 @@ def _estimator_document(
             **targets,
             "one_dimensional": bool(estimator._one_dimensional_y),
             "n_features_in": int(estimator.n_features_in_),
-            "feature_names_in": (
-                [str(n) for n in estimator.feature_names_in_]
-                if hasattr(estimator, "feature_names_in_")
-                else None
-            ),
+            "feature_names_in": feature_names_entry(estimator),
             "width_2d": estimator._width_2d,
             "n_iter": int(estimator.n_iter_),
             "best_epochs": estimator.best_epochs_,
@@ -338,13 +336,7 @@ def _read_fitted(
     n_features_in = r.get(fitted, "n_features_in", int, "fitted")
     if n_features_in != config["n_features"]:
         raise r.fail("fitted.n_features_in", "differs from the network's input size.")
-    names = fitted.get("feature_names_in")
-    if names is not None and not (
-        isinstance(names, list)
-        and len(names) == n_features_in
-        and all(isinstance(n, str) for n in names)
-    ):
-        raise r.fail("fitted.feature_names_in", "must name each feature (strings).")
+    names = read_feature_names(fitted, n_features_in, r, "fitted")
     width_2d = fitted.get("width_2d")
     if width_2d is not None and (type(width_2d) is not int or width_2d < 1):
         raise r.fail("fitted.width_2d", "must be an int >= 1 or null.")
@@ -376,7 +368,7 @@ def _read_fitted(
         "encoding": encoding,
         "one_dimensional": one_dimensional,
         "n_features_in": n_features_in,
-        "feature_names_in": None if names is None else np.asarray(names, dtype=object),
+        "feature_names_in": names,
         "width_2d": width_2d,
         "n_iter": n_iter,
         "history": history,

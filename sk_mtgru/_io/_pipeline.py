@@ -10,9 +10,10 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from .._frames import set_feature_names
 from .._pipelines import split_scaler_pipeline
 from .._preprocessing import SequenceScaler
-from ._format import Reader
+from ._format import Reader, feature_names_entry, read_feature_names
 
 __all__ = ["pipeline_document", "read_pipeline"]
 
@@ -44,11 +45,7 @@ def pipeline_document(
                     "n_features_in": int(scaler.n_features_in_),
                     "n_samples_seen": int(scaler.n_samples_seen_),
                     "width_2d": scaler._width_2d,
-                    "feature_names_in": (
-                        [str(n) for n in scaler.feature_names_in_]
-                        if hasattr(scaler, "feature_names_in_")
-                        else None
-                    ),
+                    "feature_names_in": feature_names_entry(scaler),
                 },
             }
         )
@@ -93,13 +90,7 @@ def read_pipeline(
             or not (width_2d is None or (type(width_2d) is int and width_2d >= 1))
         ):
             raise r.fail(f"{where}.fitted", "has invalid sizes.")
-        feature_names = fitted.get("feature_names_in")
-        if feature_names is not None and not (
-            isinstance(feature_names, list)
-            and len(feature_names) == n_features
-            and all(isinstance(n, str) for n in feature_names)
-        ):
-            raise r.fail(f"{where}.fitted.feature_names_in", "must name each feature.")
+        feature_names = read_feature_names(fitted, n_features, r, f"{where}.fitted")
         scaler = SequenceScaler(**params)
         arrays = {}
         for attribute in _SCALER_ARRAYS:
@@ -133,8 +124,7 @@ def read_pipeline(
         scaler.n_features_in_ = n_features
         scaler.n_samples_seen_ = n_seen
         scaler._width_2d = width_2d
-        if feature_names is not None:
-            scaler.feature_names_in_ = np.asarray(feature_names, dtype=object)
+        set_feature_names(scaler, feature_names)
         for attribute, value in arrays.items():
             setattr(scaler, attribute, value)
         steps.append((names[i], scaler))
