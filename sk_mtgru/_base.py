@@ -26,13 +26,14 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import ProgressBar
 from skorch.dataset import ValidSplit
 
 from ._accelerate import AcceleratedMultiTaskNet, AverageAcrossProcesses, quiet
 from ._data import (
     BatchIterator,
     SequenceDataset,
+    auto_batch_size,
     check_finite_outputs,
     pad_sequences,
 )
@@ -50,7 +51,14 @@ from ._regression import numeric_column, r2_of_labelled
 from ._scoring import TaskEpochScoring, resolve_scoring
 from ._targets import Targets
 from ._threads import resolve_threads, torch_threads
-from ._training import SCHEDULES, PerTaskBest, seeded_torch, training_callbacks
+from ._training import (
+    SCHEDULES,
+    LearningRateSchedule,
+    PerTaskBest,
+    StoppingAfterWarmUp,
+    seeded_torch,
+    training_callbacks,
+)
 from ._validation import (
     HasMethods,
     Integral,
@@ -125,7 +133,10 @@ _BASE_CONSTRAINTS: dict = {
     "alpha": [Interval(Real, 0, None, closed="left")],
     # torch indexes in 64-bit integers: a batch larger than any array can be
     # is refused here rather than by an overflow deep in a fit or predict.
-    "batch_size": [Interval(Integral, 1, 2**31 - 1, closed="both")],
+    "batch_size": [
+        Interval(Integral, 1, 2**31 - 1, closed="both"),
+        StrOptions({"auto"}),
+    ],
     "length_bucketing": ["boolean"],
     "gru_kernel": [StrOptions(set(GRU_KERNELS))],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -319,7 +330,12 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         dataset = self._training_dataset(
             X_checked, encoded, weights, loss_weight, encoding
         )
-        with torch_threads(self._threads(self.batch_size)):
+        batch_size = (
+            self.net_.batch_size
+            if incremental and continuing
+            else self._batch_size(len(dataset), self.early_stopping and not incremental)
+        )
+        with torch_threads(self._threads(batch_size)):
             net, epochs_before = self._train(
                 dataset,
                 n_features=n_features_of(X_checked),
@@ -435,7 +451,8 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
                         device=device,
                         seed=seed,
                         validation=self.early_stopping and not incremental,
-                        n_samples=None if incremental else len(dataset),
+                        n_samples=len(dataset),
+                        scheduled=not incremental,
                         groups=groups,
                         **self._net_targets(encoding),
                     )
@@ -606,19 +623,22 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         seed: int,
         validation: bool,
         n_samples: int | None = None,
+        scheduled: bool = True,
         groups: list[list[int]] | None = None,
         **targets: Any,
     ) -> MultiTaskNet:
-        """The skorch net; ``n_samples`` training sequences plan the learning-rate
-        schedule over ``max_iter`` epochs (None: a net for ``partial_fit`` or for
-        loading, whose rate stays constant); ``targets``: the net's
+        """The skorch net for ``n_samples`` sequences (None: a net for loading),
+        which set 'auto''s batch size and, when ``scheduled``, plan the
+        learning-rate schedule over ``max_iter`` epochs (else, as for
+        ``partial_fit``, the rate stays constant); ``targets``: the net's
         ``task_kinds``, ``regression_loss`` and ``target_scales``."""
         target_means = targets.pop("target_means", [math.nan] * len(task_names))
+        batch_size = self._batch_size(n_samples, validation)
+        steps_per_epoch = None
+        if scheduled and n_samples is not None:
+            steps_per_epoch = self._steps_per_epoch(n_samples, validation, batch_size)
         callbacks = self._callbacks(
-            task_names,
-            target_means,
-            validation,
-            self._steps_per_epoch(n_samples, validation),
+            task_names, target_means, validation, steps_per_epoch
         )
         train_split = None
         if validation:
@@ -651,7 +671,7 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             optimizer=_SOLVERS[self.solver],
             lr=self.learning_rate_init,
             max_epochs=self.max_iter,
-            batch_size=self.batch_size,
+            batch_size=batch_size,
             iterator_train=BatchIterator,
             iterator_train__shuffle=True,
             iterator_train__bucketing=self.length_bucketing,
@@ -682,15 +702,26 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             keys += ["train_objective", *(f"weight_{name}" for name in task_names)]
         return keys
 
-    def _steps_per_epoch(self, n_samples: int | None, validation: bool) -> int | None:
-        """Optimiser steps an epoch of ``n_samples`` training sequences makes (per
-        process, with an accelerator); None when unknown (``partial_fit``)."""
-        if n_samples is None:
-            return None
-        n_train = n_samples
-        if validation:
-            n_train -= math.ceil(self.validation_fraction * n_samples)
-        steps = math.ceil(max(n_train, 1) / self.batch_size)
+    def _n_train(self, n_samples: int | None, validation: bool) -> int | None:
+        """The training sequences of ``n_samples``, less the validation split."""
+        if n_samples is None or not validation:
+            return n_samples
+        return n_samples - math.ceil(self.validation_fraction * n_samples)
+
+    def _batch_size(self, n_samples: int | None, validation: bool) -> int:
+        """``batch_size``, with 'auto' resolved (:func:`auto_batch_size`) for the
+        training sequences of ``n_samples`` (None: unknown, a loaded model)."""
+        if self.batch_size == "auto":
+            return auto_batch_size(self._n_train(n_samples, validation))
+        return int(self.batch_size)
+
+    def _steps_per_epoch(
+        self, n_samples: int, validation: bool, batch_size: int
+    ) -> int:
+        """Optimiser steps an epoch of ``n_samples`` sequences makes in batches of
+        ``batch_size`` (per process, with an accelerator)."""
+        n_train = self._n_train(n_samples, validation) or 0
+        steps = math.ceil(max(n_train, 1) / batch_size)
         if self.accelerator is not None:  # each process steps on its share
             steps = math.ceil(steps / self.accelerator.num_processes)
         return steps
@@ -724,12 +755,16 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             callbacks.append(
                 (
                     "early_stopping",
-                    EarlyStopping(
+                    StoppingAfterWarmUp(
                         monitor="valid_loss",
                         patience=self.n_iter_no_change,
                         threshold=self.tol,
                         threshold_mode="abs",
                         load_best=True,
+                        warmup_epochs=LearningRateSchedule.warmup_epochs(
+                            self.learning_rate if steps_per_epoch else "constant",
+                            self.max_iter,
+                        ),
                     ),
                 )
             )

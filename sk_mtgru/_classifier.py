@@ -175,8 +175,12 @@ class MultiTaskGRUClassifier(
     alpha : float, default=1e-2
         Strength of the L2 penalty, passed to the optimizer as ``weight_decay``
         (decoupled from the gradient with ``solver='adamw'``).
-    batch_size : int, default=32
-        Sequences per training batch. Prediction uses batches of at least 256.
+    batch_size : int or 'auto', default='auto'
+        Sequences per training batch. 'auto' is ``min(32, max(8, n // 8))`` for
+        ``n`` training sequences: batches of 32 from 256 sequences on, smaller
+        below so that small data get at least 8 optimizer steps an epoch (batches
+        of 8 under 64 sequences); see the :ref:`tuning guide <step_budget>`.
+        Prediction uses batches of at least 256.
     length_bucketing : bool, default=True
         Batch training sequences of similar lengths together (the batches' order
         is still shuffled, and every sequence is seen once per epoch), so that
@@ -364,7 +368,7 @@ class MultiTaskGRUClassifier(
         max_grad_norm: float | None = 1.0,
         momentum: float = 0.9,
         alpha: float = 1e-2,
-        batch_size: int = 32,
+        batch_size: int | str = "auto",
         length_bucketing: bool = True,
         gru_kernel: str = "auto",
         max_iter: int = 100,

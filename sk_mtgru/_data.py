@@ -20,7 +20,13 @@ from torch.utils.data import Dataset, Subset
 
 from ._validation import LazySequences
 
-__all__ = ["SequenceDataset", "BatchIterator", "pad_sequences"]
+__all__ = ["SequenceDataset", "BatchIterator", "auto_batch_size", "pad_sequences"]
+
+# batch_size='auto': batches of AUTO_BATCH_SIZE, smaller on small data so that an
+# epoch makes at least AUTO_MIN_STEPS optimizer steps, never below AUTO_MIN_BATCH.
+AUTO_BATCH_SIZE = 32
+AUTO_MIN_STEPS = 8
+AUTO_MIN_BATCH = 8
 
 Batch = tuple[dict[str, torch.Tensor], torch.Tensor | None]
 
@@ -245,6 +251,23 @@ def _random_crops(
     steps = start[:, None] + torch.arange(crop_length)[None, :]
     rows = torch.arange(len(lengths))[:, None]
     return values[rows, steps], lengths.clamp_max(crop_length)
+
+
+def auto_batch_size(n_train: int | None) -> int:
+    """``batch_size='auto'`` for ``n_train`` training sequences.
+
+    ``min(32, max(8, n_train // 8))``: batches of 32 from 256 sequences on, and
+    below that at least 8 optimizer steps an epoch (batches of 8 under 64
+    sequences). 32 when ``n_train`` is unknown (a loaded model).
+
+    Examples
+    --------
+    >>> [auto_batch_size(n) for n in (36, 100, 200, 5000)]
+    [8, 12, 25, 32]
+    """
+    if n_train is None:
+        return AUTO_BATCH_SIZE
+    return min(AUTO_BATCH_SIZE, max(AUTO_MIN_BATCH, n_train // AUTO_MIN_STEPS))
 
 
 class BatchIterator:

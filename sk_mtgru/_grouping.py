@@ -117,7 +117,7 @@ def warm_up_affinity(
     """
     n_samples = len(sequences_of(X, type(estimator).__name__))  # frames too
     epochs = warm_up_epochs(estimator.max_iter)
-    batches = epochs * math.ceil(n_samples / estimator.batch_size)
+    batches = epochs * math.ceil(n_samples / estimator._batch_size(n_samples, False))
     probe = clone(estimator).set_params(
         task_groups=None,
         max_iter=epochs,

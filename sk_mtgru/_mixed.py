@@ -151,7 +151,7 @@ task_affinity_, task_groups_, history_, net_
         max_grad_norm: float | None = 1.0,
         momentum: float = 0.9,
         alpha: float = 1e-2,
-        batch_size: int = 32,
+        batch_size: int | str = "auto",
         length_bucketing: bool = True,
         gru_kernel: str = "auto",
         max_iter: int = 100,

@@ -15,6 +15,7 @@ __all__ = [
     "SCHEDULES",
     "LearningRateSchedule",
     "PerTaskBest",
+    "StoppingAfterWarmUp",
     "seeded_torch",
     "training_callbacks",
 ]
@@ -32,7 +33,10 @@ class LearningRateSchedule:
     - ``'constant'``: 1.
 
     Steps past ``total_steps`` keep the last factor, so a fit that runs a few more
-    batches than planned (or none of them) never fails.
+    batches than planned (or none of them) never fails. :meth:`cool_down` ends
+    the schedule early: from the last step it gave, the factor falls along a half
+    cosine to the end factor over the steps given (the stopping rule's way of
+    ending a fit at a low rate rather than mid-cycle).
 
     Parameters
     ----------
@@ -51,8 +55,32 @@ class LearningRateSchedule:
             raise ValueError(f"kind must be one of {SCHEDULES}, got {kind!r}.")
         self.kind = kind
         self.total_steps = max(int(total_steps), 1)
+        self.last_step_ = 0
+        self.cooling_: tuple[int, float, int] | None = None
+
+    @classmethod
+    def warmup_epochs(cls, kind: str, max_epochs: int) -> int:
+        """The epochs a ``max_epochs`` fit spends warming up under ``kind``: the
+        stopping rules do not count them (the loss of a rate still rising says
+        nothing about whether training has stalled)."""
+        return math.ceil(cls.WARMUP * max_epochs) if kind == "one_cycle" else 0
+
+    def cool_down(self, steps: int) -> None:
+        """From the last step given on, fall to the end factor over ``steps``."""
+        start = self.last_step_
+        self.cooling_ = (start, self(start), max(int(steps), 1))
 
     def __call__(self, step: int) -> float:
+        if step == 0:  # a new fit (a warm start's too): no cool-down carries over
+            self.cooling_ = None
+        self.last_step_ = step
+        if self.cooling_ is not None:
+            start, factor, steps = self.cooling_
+            end = 0.0 if self.kind == "cosine" else self.END
+            return _cosine(factor, end, min((step - start) / steps, 1.0))
+        return self._planned(step)
+
+    def _planned(self, step: int) -> float:
         progress = min(step / self.total_steps, 1.0)
         if self.kind == "constant":
             return 1.0
@@ -65,6 +93,73 @@ class LearningRateSchedule:
 
 def _cosine(start: float, end: float, fraction: float) -> float:
     return end + (start - end) * (1 + math.cos(math.pi * fraction)) / 2
+
+
+class StoppingAfterWarmUp(EarlyStopping):
+    """skorch's :class:`~skorch.callbacks.EarlyStopping` whose patience starts
+    once the learning rate's warm-up is over.
+
+    During the first ``warmup_epochs`` epochs of a fit the best score (and, with
+    ``load_best``, its weights) is still tracked, but an epoch that does not
+    improve it is not a miss: one-cycle's rate starts at 1/25 of its peak, and
+    over a long ``max_iter`` the first epochs can leave the loss flat for longer
+    than ``patience`` -- a fit stopped there has barely trained.
+
+    When patience runs out and a learning-rate ``schedule`` is given, the fit
+    does not stop at once: the schedule cools down over ``cool_down_epochs`` more
+    epochs (see :meth:`LearningRateSchedule.cool_down`) and the fit stops after
+    them, so that it ends at a low rate as a completed schedule does.
+
+    Parameters
+    ----------
+    warmup_epochs : int, default=0
+        Epochs, counted from the start of each fit (a warm start's included),
+        whose misses do not count.
+    schedule : LearningRateSchedule, default=None
+        The fit's schedule, to cool down before stopping; None stops at once.
+    cool_down_epochs : int, default=0
+        Epochs of the cool-down, in optimizer steps ``steps_per_epoch`` each.
+    steps_per_epoch : int, default=1
+    **kwargs
+        :class:`~skorch.callbacks.EarlyStopping`'s parameters.
+    """
+
+    def __init__(
+        self,
+        *,
+        warmup_epochs: int = 0,
+        schedule: LearningRateSchedule | None = None,
+        cool_down_epochs: int = 0,
+        steps_per_epoch: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.warmup_epochs = warmup_epochs
+        self.schedule = schedule
+        self.cool_down_epochs = cool_down_epochs
+        self.steps_per_epoch = steps_per_epoch
+
+    def on_train_begin(self, net: Any, **kwargs: Any) -> None:
+        super().on_train_begin(net, **kwargs)
+        self.epochs_ = 0
+        self.stop_after_: int | None = None
+
+    def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        self.epochs_ += 1
+        if self.stop_after_ is not None:  # cooling down
+            if self.epochs_ >= self.stop_after_:
+                raise KeyboardInterrupt
+            return
+        if self.epochs_ <= self.warmup_epochs:
+            self.misses_ = -1  # a miss now brings it to 0, never to patience
+        if self.schedule is None or self.cool_down_epochs < 1:
+            super().on_epoch_end(net, **kwargs)
+            return
+        try:
+            super().on_epoch_end(net, **kwargs)
+        except KeyboardInterrupt:
+            self.schedule.cool_down(self.cool_down_epochs * self.steps_per_epoch)
+            self.stop_after_ = self.epochs_ + self.cool_down_epochs
 
 
 def training_callbacks(
@@ -90,20 +185,22 @@ def training_callbacks(
         (skorch's ``GradientNormClipping``); None does not clip.
     stop_on_train_loss : bool
         Stop when the training loss has not fallen by ``tol`` for ``patience``
-        epochs, as ``MLPClassifier`` does without early stopping. The loss watched
+        epochs after the schedule's warm-up, as ``MLPClassifier`` does without
+        early stopping -- after ``patience // 2`` more epochs (at least one) in
+        which the schedule cools down to its end rate. The loss watched
         is ``train_objective``, the static weighted sum of the tasks' losses:
         an adaptive balancing's own total moves with its weights.
     """
     callbacks: list[tuple[str, Any]] = []
+    rate = None
     if schedule != "constant" and steps_per_epoch:
+        rate = LearningRateSchedule(schedule, max_epochs * steps_per_epoch)
         callbacks.append(
             (
                 "lr_scheduler",
                 LRScheduler(
                     policy=torch.optim.lr_scheduler.LambdaLR,
-                    lr_lambda=LearningRateSchedule(
-                        schedule, max_epochs * steps_per_epoch
-                    ),
+                    lr_lambda=rate,
                     step_every="batch",
                     last_epoch=-1,  # a fresh schedule, also when warm-starting
                 ),
@@ -120,11 +217,17 @@ def training_callbacks(
         callbacks.append(
             (
                 "train_loss_stopping",
-                EarlyStopping(
+                StoppingAfterWarmUp(
                     monitor="train_objective",
                     patience=patience,
                     threshold=tol,
                     threshold_mode="abs",
+                    warmup_epochs=LearningRateSchedule.warmup_epochs(
+                        schedule, max_epochs
+                    ),
+                    schedule=rate,
+                    cool_down_epochs=max(1, patience // 2),
+                    steps_per_epoch=steps_per_epoch or 1,
                 ),
             )
         )

@@ -1,11 +1,27 @@
 """Training batches: every sequence once per epoch; similar lengths with bucketing."""
 
+import math
+import warnings
+
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
-from sk_mtgru._data import BatchIterator, SequenceDataset, pad_sequences
+from sk_mtgru import (
+    MultiTaskGRUClassifier,
+    MultiTaskGRUEstimator,
+    MultiTaskGRURegressor,
+    MultiTaskGRUTagger,
+)
+from sk_mtgru._data import (
+    BatchIterator,
+    SequenceDataset,
+    auto_batch_size,
+    pad_sequences,
+)
 from sk_mtgru._module import MultiTaskGRU
+from sk_mtgru.datasets import make_multitask_sequences
 
 from .conftest import small_classifier
 
@@ -161,3 +177,41 @@ def test_crops_start_anywhere_with_equal_chance():
     starts = x["x"][:, 0, 0].numpy()
     assert set(starts.tolist()) == {0.0, 1.0}
     assert 0.45 < np.mean(starts == 1.0) < 0.55
+
+
+@pytest.mark.parametrize(
+    "n, early_stopping, expected",
+    [(40, False, 8), (120, False, 15), (120, True, 13), (400, False, 32)],
+)
+def test_auto_batches_give_small_data_at_least_eight_steps_an_epoch(
+    n, early_stopping, expected
+):
+    # min(32, max(8, n_train // 8)); early stopping trains on 90 % (108 of 120).
+    X, Y = make_multitask_sequences(n, n_tasks=2, length=4, random_state=0)
+    clf = small_classifier(batch_size="auto", max_iter=1, early_stopping=early_stopping)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # one epoch, on purpose
+        clf.fit(X, Y)
+    assert clf.net_.batch_size == expected
+    n_train = n - (math.ceil(0.1 * n) if early_stopping else 0)
+    steps = [row for row in clf.history_[-1]["batches"] if "train_loss" in row]
+    assert len(steps) == math.ceil(n_train / expected)
+    assert clf.get_params()["batch_size"] == "auto"  # the parameter is kept
+
+
+def test_auto_is_the_default_batch_size_of_every_estimator():
+    for estimator in (
+        MultiTaskGRUClassifier,
+        MultiTaskGRURegressor,
+        MultiTaskGRUEstimator,
+        MultiTaskGRUTagger,
+    ):
+        assert estimator().batch_size == "auto"
+    assert [auto_batch_size(n) for n in (10, 64, 100, 255, 256, 10**6)] == [
+        8,
+        8,
+        12,
+        31,
+        32,
+        32,
+    ]

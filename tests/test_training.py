@@ -79,10 +79,74 @@ def test_gradient_norm_clipping_bounds_every_step(dense_data):
 def test_training_stops_when_the_training_loss_stops_falling(dense_data):
     X, Y = dense_data
     # No epoch improves on the first by 1e6: the rule stops after its patience.
-    clf = small_classifier(max_iter=20, n_iter_no_change=2, tol=1e6).fit(X, Y)
+    params = dict(max_iter=20, n_iter_no_change=2, tol=1e6, learning_rate="constant")
+    clf = small_classifier(**params).fit(X, Y)
     assert clf.n_iter_ == 3
-    full = small_classifier(max_iter=6, n_iter_no_change=10, tol=1e6).fit(X, Y)
-    assert full.n_iter_ == 6
+    full = small_classifier(**{**params, "max_iter": 6, "n_iter_no_change": 10})
+    assert full.fit(X, Y).n_iter_ == 6
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_the_stopping_rules_never_end_a_fit_inside_the_warm_up(
+    dense_data, early_stopping
+):
+    # One-cycle warms up over 30 % of max_iter (6 of 20 epochs): patience (2)
+    # counts from there. The training-loss rule then cools the rate down for
+    # n_iter_no_change // 2 = 1 epoch; early stopping restores its best weights.
+    X, Y = dense_data
+    clf = small_classifier(
+        max_iter=20, n_iter_no_change=2, tol=1e6, early_stopping=early_stopping
+    ).fit(X, Y)
+    assert clf.n_iter_ == (8 if early_stopping else 9)
+
+
+def test_the_stopping_rule_cools_the_rate_down_before_it_stops(dense_data):
+    X, Y = dense_data  # 4 steps an epoch; the rule fires after epoch 6 + 4
+    clf = small_classifier(
+        max_iter=20, n_iter_no_change=4, tol=1e6, learning_rate_init=0.01
+    ).fit(X, Y)
+    assert clf.n_iter_ == 12  # two epochs of cool-down
+    rates = [row["event_lr"] for epoch in clf.history_ for row in epoch["batches"]]
+    planned = LearningRateSchedule("one_cycle", total_steps=80)
+    np.testing.assert_allclose(rates[:41], [0.01 * planned(s) for s in range(41)])
+    cooling = rates[40:]
+    assert np.all(np.diff(cooling) < 0)
+    assert cooling[-1] < 0.05 * cooling[0]  # ends near the end of a cosine
+
+
+def test_a_cool_down_ends_the_schedule_early_and_a_new_fit_forgets_it():
+    schedule = LearningRateSchedule("one_cycle", total_steps=100)
+    peak = schedule(30)
+    schedule.cool_down(10)
+    assert schedule(35) == pytest.approx(peak / 2, rel=0.02)
+    assert schedule(40) == pytest.approx(1 / 25 / 1e4)
+    assert schedule(0) == pytest.approx(1 / 25)  # a new fit: as planned again
+    assert schedule(30) == peak
+
+
+def test_raising_max_iter_lets_a_small_hard_set_fit_what_it_sees():
+    # 36 sequences with random labels, two steps an epoch: only steps fit them.
+    # The stopping rule used to fire inside the warm-up of the 100-epoch
+    # schedule (35 epochs, training accuracy 0.44); now 100 epochs fit 0.56 and
+    # 400 fit them all.
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(36, 50, 1)).astype(np.float32)
+    y = rng.integers(0, 3, 36)
+    scores = {}
+    for max_iter in (100, 400):
+        clf = MultiTaskGRUClassifier(
+            hidden_size=8,
+            conv_channels=8,
+            batch_size=32,
+            max_iter=max_iter,
+            random_state=0,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            scores[max_iter] = clf.fit(X, y).score(X, y)
+        assert clf.n_iter_ > 0.3 * max_iter  # past the warm-up
+    assert scores[100] > 0.5
+    assert scores[400] >= scores[100]
 
 
 def test_the_stopping_rule_watches_the_static_objective_not_a_balanced_loss(
