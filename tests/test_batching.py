@@ -215,3 +215,31 @@ def test_auto_is_the_default_batch_size_of_every_estimator():
         32,
         32,
     ]
+
+
+@pytest.mark.parametrize(
+    "estimator, kind",
+    [
+        (MultiTaskGRURegressor, "values"),
+        (MultiTaskGRUEstimator, "mixed"),
+        (MultiTaskGRUTagger, "steps"),
+    ],
+)
+def test_every_estimator_batches_and_stops_by_the_same_budget(estimator, kind):
+    # 40 sequences: batches of 8; a loss that never improves by 1e6 runs the
+    # 6 warm-up epochs of 20, the patience of 2 and 1 epoch of cool-down.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 6, 2)).astype(np.float32)
+    y = {
+        "values": rng.normal(size=(40, 2)),
+        "mixed": np.column_stack([rng.normal(size=40), rng.integers(0, 2, 40)]),
+        "steps": rng.integers(0, 2, (40, 6)),
+    }[kind]
+    model = estimator(
+        hidden_size=4, max_iter=20, n_iter_no_change=2, tol=1e6, random_state=0
+    )
+    if kind == "mixed":
+        model.set_params(task_types=["regression", "classification"])
+    model.fit(X, y)
+    assert model.net_.batch_size == 8
+    assert model.n_iter_ == 9
