@@ -15,11 +15,15 @@ Data sets and protocols:
   are those of ``watch-recording``.
 - ``watch-time``: the first 70 % of every recording trains, the last 30 % tests
   (every subject, exercise and side is seen in training); seeds change the models.
-- ``BasicMotions``, ``JapaneseVowels``, ``GunPoint``, ``ItalyPowerDemand``: UEA/UCR
-  sets that aeon bundles, their own train/test split; single-task quality checks.
+- ``BasicMotions``, ``JapaneseVowels``, ``GunPoint``, ``ItalyPowerDemand``,
+  ``ArrowHead``: UEA/UCR sets that aeon bundles, their own train/test split;
+  single-task quality checks (ArrowHead: 36 training series of 251 steps, shapes).
+- ``Covid3Month``, ``CardanoSentiment``: aeon's bundled regression sets, their own
+  split; ``MultiTaskGRURegressor``, scored by R² (the table's cells) and RMSE.
 - ``synthetic-related`` / ``synthetic-unrelated``: ``make_multitask_sequences``
   with 3 tasks, task relatedness 0.9 / 0.0, 400 training and 400 test sequences
-  of 20 to 60 steps; a new data set per seed.
+  of 20 to 60 steps; a new data set per seed. ``-n50`` / ``-n200``: the small-data
+  protocol, the first 50 or 200 of the training sequences (the same test set).
 - ``streams``: the tagger on stream segmentation (``per_step=True``, 2 tasks),
   per-step accuracy; 150 training and 150 test streams; a new data set per seed.
 
@@ -33,7 +37,14 @@ Models, per data set, in the same run and on the same splits:
   step-to-step change, and the log of the length); for ``streams``, logistic
   regression on each step's features and the means of the 9 and 31 steps around it;
 - ``MiniRocket``: aeon's MiniRocket transform (sequences resampled to one length)
-  + ``RidgeClassifierCV``, per task (the ``[bench]`` extra).
+  + ``RidgeClassifierCV``, per task (the ``[bench]`` extra); on regression sets
+  ``RidgeCV`` (as aeon's ``MiniRocketRegressor``);
+- regression sets only: ``ridge`` (``RidgeCV`` on the summary statistics) and
+  ``training mean`` (every prediction the training targets' mean); the random
+  forest is a regressor there, and logistic regression does not apply.
+
+The ``train`` column is the GRU models' mean accuracy (R²) on their own training
+sequences: whether a fit can fit what it sees.
 
 Δm is the mean relative gain, in %, of the multi-task model's accuracy over the
 single-task models', over the tasks (Maninis et al., CVPR 2019): >= 0 means
@@ -60,14 +71,16 @@ from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.linear_model import LogisticRegression, RidgeClassifierCV, RidgeCV
+from sklearn.metrics import r2_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sk_mtgru import (
     MultiTaskGRUClassifier,
+    MultiTaskGRURegressor,
     MultiTaskGRUTagger,
     SequenceScaler,
     sliding_windows,
@@ -86,7 +99,14 @@ from watch_demo import (  # noqa: E402
 GRU_MODELS = ("multi-task GRU", "single-task GRUs")
 # Not run by default (name them with --models): candidates for the defaults.
 CANDIDATES = ("grouped GRU (auto)",)
-BASELINES = ("logistic regression", "random forest", "MiniRocket")
+BASELINES = (
+    "logistic regression",
+    "random forest",
+    "MiniRocket",
+    "ridge",
+    "training mean",
+)
+REGRESSION_ONLY = ("ridge", "training mean")
 
 
 @dataclass
@@ -111,6 +131,7 @@ class Problem:
     crop: int | None = None  # GRUs train on whole sequences with this crop_length
     per_step: bool = False
     fixed_split: bool = False  # the same split for every seed (seeds: the GRUs')
+    regression: bool = False  # values, scored by R² (and RMSE)
 
 
 # ------------------------------------------------------------------ data sets
@@ -181,7 +202,28 @@ def uea(name: str):
     return load
 
 
-def synthetic(relatedness: float, name: str):
+def aeon_regression(name: str):
+    def load(seeds) -> Problem:
+        from aeon.datasets import load_regression
+
+        parts = []
+        for which in ("train", "test"):
+            X, y = load_regression(name, split=which)
+            X = [np.asarray(x, dtype=np.float32).T for x in X]  # (T, C)
+            parts += [X, np.asarray(y, dtype=float)[:, None]]
+        split = Split(*parts)
+        return Problem(
+            name,
+            ["target"],
+            {seed: [split] for seed in seeds},
+            fixed_split=True,
+            regression=True,
+        )
+
+    return load
+
+
+def synthetic(relatedness: float, name: str, n_train: int = 400):
     def load(seeds) -> Problem:
         splits = {}
         for seed in seeds:
@@ -193,7 +235,7 @@ def synthetic(relatedness: float, name: str):
                 task_relatedness=relatedness,
                 random_state=100 + seed,
             )
-            splits[seed] = [Split(X[:400], Y[:400], X[400:], Y[400:])]
+            splits[seed] = [Split(X[:n_train], Y[:n_train], X[400:], Y[400:])]
         return Problem(name, ["task_0", "task_1", "task_2"], splits)
 
     return load
@@ -222,9 +264,17 @@ DATASETS = {
     "JapaneseVowels": uea("JapaneseVowels"),
     "GunPoint": uea("GunPoint"),
     "ItalyPowerDemand": uea("ItalyPowerDemand"),
+    "ArrowHead": uea("ArrowHead"),
+    "Covid3Month": aeon_regression("Covid3Month"),
+    "CardanoSentiment": aeon_regression("CardanoSentiment"),
     "synthetic-related": synthetic(0.9, "synthetic-related"),
     "synthetic-unrelated": synthetic(0.0, "synthetic-unrelated"),
     "streams": streams,
+    **{
+        f"synthetic-{kind}-n{n}": synthetic(r, f"synthetic-{kind}-n{n}", n)
+        for n in (50, 200)
+        for kind, r in (("related", 0.9), ("unrelated", 0.0))
+    },
 }
 
 
@@ -261,6 +311,8 @@ def fit_gru(problem: Problem, split: Split, tasks: list[int], seed: int, overrid
         accepted = MultiTaskGRUTagger().get_params()
         overrides = {k: v for k, v in overrides.items() if k in accepted}
         estimator = MultiTaskGRUTagger(random_state=seed, **overrides)
+    elif problem.regression:
+        estimator = MultiTaskGRURegressor(random_state=seed, **overrides)
     else:
         if problem.crop is not None:
             overrides = {"crop_length": problem.crop} | overrides
@@ -272,6 +324,16 @@ def fit_gru(problem: Problem, split: Split, tasks: list[int], seed: int, overrid
     start = time.perf_counter()
     model.fit(X_train, Y_train)
     fit_time = time.perf_counter() - start
+    extra = {}
+    if problem.window is None and problem.crop is None:  # sequences as trained on
+        extra["train"] = float(model.score(X_train, Y_train))
+    if problem.regression:
+        pred = model.predict(split.X_test).reshape(len(split.X_test), -1)
+        scores = [r2_score(split.Y_test[:, k], pred[:, j]) for j, k in enumerate(tasks)]
+        extra["rmse"] = [
+            _rmse(split.Y_test[:, k], pred[:, j]) for j, k in enumerate(tasks)
+        ]
+        return scores, fit_time, int(model[-1].n_iter_), extra
     if problem.per_step:
         pred = model.predict(split.X_test)
         accuracies = []
@@ -286,7 +348,11 @@ def fit_gru(problem: Problem, split: Split, tasks: list[int], seed: int, overrid
             float(np.mean(c[p.argmax(axis=1)] == split.Y_test[:, k]))
             for p, c, k in zip(proba, classes, tasks)
         ]
-    return accuracies, fit_time, int(model[-1].n_iter_)
+    return accuracies, fit_time, int(model[-1].n_iter_), extra
+
+
+def _rmse(truth: np.ndarray, guess: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((np.asarray(truth) - np.asarray(guess)) ** 2)))
 
 
 def _step_features(x: np.ndarray) -> np.ndarray:
@@ -308,6 +374,9 @@ def _step_features(x: np.ndarray) -> np.ndarray:
 
 def fit_baseline(problem: Problem, split: Split, model: str, seed: int):
     n_tasks = len(problem.tasks)
+    if (model in REGRESSION_ONLY) != problem.regression and model != "MiniRocket":
+        if not (problem.regression and model == "random forest"):
+            return None  # logistic regression on values, ridge on classes
     start = time.perf_counter()
     if split.B_train is not None:
         split = Split(split.B_train, split.Y_train, split.B_test, split.Y_test)
@@ -323,7 +392,9 @@ def fit_baseline(problem: Problem, split: Split, model: str, seed: int):
             clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
             clf.fit(F_train, Y_train[:, k])
             accuracies.append(float(np.mean(clf.predict(F_test) == Y_test[:, k])))
-        return accuracies, time.perf_counter() - start, 0
+        return accuracies, time.perf_counter() - start, 0, {}
+    if problem.regression:
+        return _fit_regression_baseline(split, model, seed, n_tasks, start)
     if model == "MiniRocket":
         from aeon.transformations.collection.convolution_based import MiniRocket
 
@@ -349,7 +420,39 @@ def fit_baseline(problem: Problem, split: Split, model: str, seed: int):
     for k in range(n_tasks):
         clf = make().fit(F_train, split.Y_train[:, k])
         accuracies.append(float(np.mean(clf.predict(F_test) == split.Y_test[:, k])))
-    return accuracies, time.perf_counter() - start, 0
+    return accuracies, time.perf_counter() - start, 0, {}
+
+
+def _fit_regression_baseline(split: Split, model: str, seed: int, n_tasks, start):
+    """R² and RMSE of a baseline regressor per task."""
+    if model == "MiniRocket":
+        from aeon.transformations.collection.convolution_based import MiniRocket
+
+        length = int(min(512, max(16, max(len(x) for x in split.X_train))))
+        transform = MiniRocket(random_state=seed, n_jobs=1)
+        F_train = transform.fit_transform(_resample(split.X_train, length))
+        F_test = transform.transform(_resample(split.X_test, length))
+    else:
+        F_train = np.stack([summary_statistics(x) for x in split.X_train])
+        F_test = np.stack([summary_statistics(x) for x in split.X_test])
+    scores, rmse = [], []
+    for k in range(n_tasks):
+        y = split.Y_train[:, k]
+        if model == "training mean":
+            guess = np.full(len(split.X_test), y.mean())
+        elif model == "random forest":
+            forest = RandomForestRegressor(
+                n_estimators=300, random_state=seed, n_jobs=1
+            )
+            guess = forest.fit(F_train, y).predict(F_test)
+        else:  # ridge on statistics, or on MiniRocket's features
+            ridge = make_pipeline(
+                StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 10))
+            )
+            guess = ridge.fit(F_train, y).predict(F_test)
+        scores.append(float(r2_score(split.Y_test[:, k], guess)))
+        rmse.append(_rmse(split.Y_test[:, k], guess))
+    return scores, time.perf_counter() - start, 0, {"rmse": rmse}
 
 
 def run_job(problem: Problem, seed: int, index: int, model: str, task, overrides):
@@ -395,7 +498,8 @@ def report(problems, results, models) -> dict:
             by_split: dict = {}
             times: dict = {}
             epochs = []
-            for _, seed, index, _, task, (acc, fit_time, n_iter) in rows:
+            train, rmse = [], []
+            for _, seed, index, _, task, (acc, fit_time, n_iter, extra) in rows:
                 key = (seed, index)
                 if model == "single-task GRUs":
                     by_split.setdefault(key, [np.nan] * len(problem.tasks))[task] = acc[
@@ -405,11 +509,16 @@ def report(problems, results, models) -> dict:
                     by_split[key] = acc
                 times[key] = times.get(key, 0.0) + fit_time
                 epochs.append(n_iter)
+                if "train" in extra:
+                    train.append(extra["train"])
+                rmse += extra.get("rmse", [])
             accuracy = np.array(list(by_split.values()))
             per_model[model] = {
                 "accuracy": accuracy.tolist(),
                 "fit_time": list(times.values()),
                 "epochs": epochs,
+                **({"train": train} if train else {}),
+                **({"rmse": rmse} if rmse else {}),
             }
         single = per_model.get("single-task GRUs")
         deltas = {}
@@ -432,14 +541,24 @@ def report(problems, results, models) -> dict:
         lines.append(
             f"\n## {problem.name}: {n_splits} split(s); mean ± std over them"
             + (" (per-step accuracy)" if problem.per_step else "")
+            + (" (R²; RMSE of all tasks)" if problem.regression else "")
         )
         width = max(len(m) for m in per_model)
         header = f"{'model':<{width}}  " + "  ".join(f"{t:>13}" for t in problem.tasks)
-        lines.append(header + f"  {'mean':>13}  {'fit s':>7}  {'epochs':>6}")
+        extra_columns = ["rmse"] if problem.regression else []
+        if any("train" in entry for entry in per_model.values()):
+            extra_columns.append("train")
+        lines.append(
+            header
+            + f"  {'mean':>13}"
+            + "".join(f"  {c:>13}" for c in extra_columns)
+            + f"  {'fit s':>7}  {'epochs':>6}"
+        )
         for model, entry in per_model.items():
             a = np.array(entry["accuracy"])
             cells = [_cell(a[:, k].tolist()) for k in range(a.shape[1])]
             cells.append(_cell(a.mean(axis=1).tolist()))
+            cells += [_cell(entry.get(c, [])) for c in extra_columns]
             lines.append(
                 f"{model:<{width}}  "
                 + "  ".join(f"{c:>13}" for c in cells)

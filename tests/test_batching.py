@@ -199,14 +199,14 @@ def test_auto_batches_give_small_data_at_least_eight_steps_an_epoch(
     assert clf.get_params()["batch_size"] == "auto"  # the parameter is kept
 
 
-def test_auto_is_the_default_batch_size_of_every_estimator():
+def test_auto_is_the_default_batch_size_but_the_taggers():
     for estimator in (
         MultiTaskGRUClassifier,
         MultiTaskGRURegressor,
         MultiTaskGRUEstimator,
-        MultiTaskGRUTagger,
     ):
         assert estimator().batch_size == "auto"
+    assert MultiTaskGRUTagger().batch_size == 32  # chosen on the suite's streams
     assert [auto_batch_size(n) for n in (10, 64, 100, 255, 256, 10**6)] == [
         8,
         8,
@@ -236,7 +236,12 @@ def test_every_estimator_batches_and_stops_by_the_same_budget(estimator, kind):
         "steps": rng.integers(0, 2, (40, 6)),
     }[kind]
     model = estimator(
-        hidden_size=4, max_iter=20, n_iter_no_change=2, tol=1e6, random_state=0
+        hidden_size=4,
+        max_iter=20,
+        n_iter_no_change=2,
+        tol=1e6,
+        batch_size="auto",
+        random_state=0,
     )
     if kind == "mixed":
         model.set_params(task_types=["regression", "classification"])
