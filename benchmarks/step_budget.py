@@ -123,7 +123,9 @@ def main(args) -> None:
         base = np.median([r["fit"] for r in results[DEFAULT]])
         for config, rows in results.items():
             if regression:
-                cells = [_cell([r[k] for r in rows]) for k in ("r2", "rmse", "train_r2")]
+                cells = [
+                    _cell([r[k] for r in rows]) for k in ("r2", "rmse", "train_r2")
+                ]
             else:
                 cells = [_cell([r[k] for r in rows]) for k in ("test", "train")]
             fit = np.median([r["fit"] for r in rows])

@@ -16,6 +16,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from ._affinity import gradient_cosine, lookahead_affinity
+from ._log import TaskTable
 from .balancing import LossBalancing
 from .exceptions import TrainingDivergedError
 
@@ -115,6 +116,14 @@ class MultiTaskNet(NeuralNet):
     """
 
     _WEIGHT_KEYS = ("loss_weight", "sample_weight")
+
+    def get_default_callbacks(self) -> list[tuple[str, Any]]:
+        """skorch's, with the ``verbose`` table grouped by task
+        (:class:`~sk_mtgru._log.TaskTable`)."""
+        return [
+            (name, TaskTable(self.task_names) if name == "print_log" else callback)
+            for name, callback in super().get_default_callbacks()
+        ]
 
     def __init__(
         self,

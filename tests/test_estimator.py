@@ -308,7 +308,7 @@ def test_verbose_shows_a_progress_bar_and_an_epoch_table(dense_data, capsys):
     X, Y = dense_data
     small_classifier(verbose=1, max_iter=2).fit(X, Y)
     out, err = capsys.readouterr()
-    assert "epoch" in out and "train_loss_task_0" in out
+    assert "epoch" in out and "task_0:acc" in out
     assert "it/s" in err or "s/it" in err
     small_classifier(verbose=0, max_iter=2).fit(X, Y)
     assert capsys.readouterr() == ("", "")
