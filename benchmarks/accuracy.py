@@ -13,6 +13,9 @@ Data sets and protocols:
   with ``crop_length=40`` (a random 4-second crop of every recording each epoch)
   and predict by the mean probability of windows every 2 seconds. The baselines
   are those of ``watch-recording``.
+- ``watch-participant``: leave participants out -- 5 folds of 2 of the 10
+  subjects, drawn anew per seed; tasks exercise and side (a held-out participant
+  cannot be named). Windows and baselines as for ``watch-recording``.
 - ``watch-time``: the first 70 % of every recording trains, the last 30 % tests
   (every subject, exercise and side is seen in training); seeds change the models.
 - ``BasicMotions``, ``JapaneseVowels``, ``GunPoint``, ``ItalyPowerDemand``,
@@ -157,6 +160,36 @@ def watch_recording(seeds) -> Problem:
     return Problem("watch-recording", list(watch.target_names), splits, WIDTH)
 
 
+def watch_participant(seeds) -> Problem:
+    """Leave participants out: 5 folds of 2 of the 10 subjects (a new draw of the
+    pairs per seed); tasks exercise and side (a held-out subject cannot be named)."""
+    watch = load_watch()
+    raw = watch.data
+    X = [downsample(x) for x in raw]
+    names = list(watch.target_names)
+    keep = [names.index("exercise"), names.index("side")]
+    Y = watch.target[:, keep]
+    subjects = watch.target[:, names.index("subject")]
+    splits = {}
+    for seed in seeds:
+        order = np.random.default_rng(seed).permutation(np.unique(subjects))
+        splits[seed] = []
+        for held_out in np.array_split(order, 5):
+            te = np.flatnonzero(np.isin(subjects, held_out))
+            tr = np.flatnonzero(~np.isin(subjects, held_out))
+            splits[seed].append(
+                Split(
+                    [X[i] for i in tr],
+                    Y[tr],
+                    [X[i] for i in te],
+                    Y[te],
+                    [raw[i] for i in tr],
+                    [raw[i] for i in te],
+                )
+            )
+    return Problem("watch-participant", ["exercise", "side"], splits, WIDTH)
+
+
 def watch_recording_crops(seeds) -> Problem:
     problem = watch_recording(seeds)
     problem.name, problem.window, problem.crop = "watch-recording-crops", None, WIDTH
@@ -259,6 +292,7 @@ def streams(seeds) -> Problem:
 DATASETS = {
     "watch-recording": watch_recording,
     "watch-recording-crops": watch_recording_crops,
+    "watch-participant": watch_participant,
     "watch-time": watch_time,
     "BasicMotions": uea("BasicMotions"),
     "JapaneseVowels": uea("JapaneseVowels"),
