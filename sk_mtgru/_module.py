@@ -42,10 +42,12 @@ def pool_steps(
     mask: torch.Tensor,
     summary: str,
     num_directions: int,
+    dense: bool = False,
 ) -> torch.Tensor:
     """Mean, max or both of ``output`` over the real steps (``mask``, ``(batch,
     steps, 1)``), or for 'last' its forward half at the real end and its backward
-    half at the start: every summary but attention. The exported graph
+    half at the start: every summary but attention. ``dense``: every step is real
+    (no padding), so the mask is not read. The exported graph
     (:mod:`sk_mtgru._onnx`) pools with it too."""
     if summary == "last":
         rows = torch.arange(output.shape[0], device=output.device)
@@ -56,9 +58,17 @@ def pool_steps(
         return torch.cat([last[:, :half], output[:, 0, half:]], dim=1)
     pooled = []
     if summary != "max":
-        pooled.append((output * mask).sum(dim=1) / lengths.to(output.dtype)[:, None])
+        pooled.append(
+            output.mean(dim=1)
+            if dense
+            else (output * mask).sum(dim=1) / lengths.to(output.dtype)[:, None]
+        )
     if summary != "mean":
-        pooled.append(output.masked_fill(~mask, float("-inf")).amax(dim=1))
+        pooled.append(
+            output.amax(dim=1)
+            if dense
+            else output.masked_fill(~mask, float("-inf")).amax(dim=1)
+        )
     return torch.cat(pooled, dim=1) if len(pooled) > 1 else pooled[0]
 
 
@@ -289,6 +299,17 @@ class MultiTaskGRU(nn.Module):
             if statistics is None:
                 raise ValueError("the experts' gates read the input statistics")
             return self._mixtures(shared, lengths.to(shared.device), mask, statistics)
+        if not self.task_layers and self.summary in ("mean", "max", "mean_max"):
+            dense = bool((lengths_cpu == max_length).all())
+            pooled = pool_steps(
+                shared,
+                lengths.to(shared.device),
+                mask,
+                self.summary,
+                self.num_directions,
+                dense,
+            )
+            return [pooled] * n_tasks  # one pooling of the shared steps serves all
         result = []
         for k in range(n_tasks):
             output = shared

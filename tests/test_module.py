@@ -1,8 +1,9 @@
 """The torch module: the summary is the GRU state at each sequence's real end."""
 
+import pytest
 import torch
 
-from sk_mtgru._module import MultiTaskGRU
+from sk_mtgru._module import MultiTaskGRU, pool_steps
 
 
 def _module(**kwargs):
@@ -67,3 +68,25 @@ def test_private_task_layers_read_the_shared_outputs():
     _, h_n = module.task_grus[1](shared)
     torch.testing.assert_close(summaries[1][1], h_n[-1, 0])
     assert not torch.allclose(summaries[0], summaries[1])
+
+
+@pytest.mark.parametrize("summary", ["mean", "max", "mean_max"])
+def test_pooling_without_padding_skips_the_mask_and_gives_the_same(summary):
+    output = torch.randn(4, 7, 6)
+    lengths = torch.full((4,), 7)
+    mask = torch.ones(4, 7, 1, dtype=torch.bool)
+    masked = pool_steps(output, lengths, mask, summary, 1)
+    dense = pool_steps(output, lengths, mask, summary, 1, dense=True)
+    torch.testing.assert_close(dense, masked)
+
+
+def test_the_heads_share_one_pooling_of_the_shared_steps():
+    module = MultiTaskGRU(3, [2, 3, 4], hidden_size=8, summary="mean_max")
+    x, lengths = torch.randn(5, 9, 3), torch.tensor([9, 9, 4, 2, 9])
+    summaries = module.task_summaries(module.shared(x, lengths), lengths)
+    assert summaries[0] is summaries[1] is summaries[2]
+    # the same as pooling once by hand, padding left out
+    output, _ = module.encode(x, lengths)
+    mask = torch.arange(9)[None, :, None] < lengths[:, None, None]
+    expected = pool_steps(output, lengths, mask, "mean_max", 1)
+    torch.testing.assert_close(summaries[0], expected)
