@@ -218,39 +218,26 @@ def watch_time(seeds) -> Problem:
     )
 
 
-def uea(name: str):
+def aeon_set(name: str, regression: bool = False):
+    """A data set aeon bundles, on its own train/test split: one task, classes
+    (``load_classification``) or values (``load_regression``)."""
+
     def load(seeds) -> Problem:
-        from aeon.datasets import load_classification
+        from aeon.datasets import load_classification, load_regression
 
         parts = []
         for which in ("train", "test"):
-            X, y = load_classification(name, split=which)
+            loader = load_regression if regression else load_classification
+            X, y = loader(name, split=which)
             X = [np.asarray(x, dtype=np.float32).T for x in X]  # (T, C)
-            parts += [X, np.asarray(y)[:, None]]
-        split = Split(*parts)
-        return Problem(
-            name, ["class"], {seed: [split] for seed in seeds}, fixed_split=True
-        )
-
-    return load
-
-
-def aeon_regression(name: str):
-    def load(seeds) -> Problem:
-        from aeon.datasets import load_regression
-
-        parts = []
-        for which in ("train", "test"):
-            X, y = load_regression(name, split=which)
-            X = [np.asarray(x, dtype=np.float32).T for x in X]  # (T, C)
-            parts += [X, np.asarray(y, dtype=float)[:, None]]
-        split = Split(*parts)
+            y = np.asarray(y, dtype=float) if regression else np.asarray(y)
+            parts += [X, y[:, None]]
         return Problem(
             name,
-            ["target"],
-            {seed: [split] for seed in seeds},
+            ["target" if regression else "class"],
+            {seed: [Split(*parts)] for seed in seeds},
             fixed_split=True,
-            regression=True,
+            regression=regression,
         )
 
     return load
@@ -294,13 +281,13 @@ DATASETS = {
     "watch-recording-crops": watch_recording_crops,
     "watch-participant": watch_participant,
     "watch-time": watch_time,
-    "BasicMotions": uea("BasicMotions"),
-    "JapaneseVowels": uea("JapaneseVowels"),
-    "GunPoint": uea("GunPoint"),
-    "ItalyPowerDemand": uea("ItalyPowerDemand"),
-    "ArrowHead": uea("ArrowHead"),
-    "Covid3Month": aeon_regression("Covid3Month"),
-    "CardanoSentiment": aeon_regression("CardanoSentiment"),
+    "BasicMotions": aeon_set("BasicMotions"),
+    "JapaneseVowels": aeon_set("JapaneseVowels"),
+    "GunPoint": aeon_set("GunPoint"),
+    "ItalyPowerDemand": aeon_set("ItalyPowerDemand"),
+    "ArrowHead": aeon_set("ArrowHead"),
+    "Covid3Month": aeon_set("Covid3Month", regression=True),
+    "CardanoSentiment": aeon_set("CardanoSentiment", regression=True),
     "synthetic-related": synthetic(0.9, "synthetic-related"),
     "synthetic-unrelated": synthetic(0.0, "synthetic-unrelated"),
     "streams": streams,
@@ -406,6 +393,17 @@ def _step_features(x: np.ndarray) -> np.ndarray:
     return np.hstack(columns)
 
 
+def _minirocket_features(split: Split, seed: int):
+    """MiniRocket's features of the training and test sequences (resampled to one
+    length of at most 512 steps)."""
+    from aeon.transformations.collection.convolution_based import MiniRocket
+
+    length = int(min(512, max(16, max(len(x) for x in split.X_train))))
+    transform = MiniRocket(random_state=seed, n_jobs=1)
+    F_train = transform.fit_transform(_resample(split.X_train, length))
+    return F_train, transform.transform(_resample(split.X_test, length))
+
+
 def fit_baseline(problem: Problem, split: Split, model: str, seed: int):
     n_tasks = len(problem.tasks)
     if (model in REGRESSION_ONLY) != problem.regression and model != "MiniRocket":
@@ -430,12 +428,7 @@ def fit_baseline(problem: Problem, split: Split, model: str, seed: int):
     if problem.regression:
         return _fit_regression_baseline(split, model, seed, n_tasks, start)
     if model == "MiniRocket":
-        from aeon.transformations.collection.convolution_based import MiniRocket
-
-        length = int(min(512, max(16, max(len(x) for x in split.X_train))))
-        transform = MiniRocket(random_state=seed, n_jobs=1)
-        F_train = transform.fit_transform(_resample(split.X_train, length))
-        F_test = transform.transform(_resample(split.X_test, length))
+        F_train, F_test = _minirocket_features(split, seed)
         make = lambda: make_pipeline(  # noqa: E731
             StandardScaler(), RidgeClassifierCV(alphas=np.logspace(-3, 3, 10))
         )
@@ -460,12 +453,7 @@ def fit_baseline(problem: Problem, split: Split, model: str, seed: int):
 def _fit_regression_baseline(split: Split, model: str, seed: int, n_tasks, start):
     """R² and RMSE of a baseline regressor per task."""
     if model == "MiniRocket":
-        from aeon.transformations.collection.convolution_based import MiniRocket
-
-        length = int(min(512, max(16, max(len(x) for x in split.X_train))))
-        transform = MiniRocket(random_state=seed, n_jobs=1)
-        F_train = transform.fit_transform(_resample(split.X_train, length))
-        F_test = transform.transform(_resample(split.X_test, length))
+        F_train, F_test = _minirocket_features(split, seed)
     else:
         F_train = np.stack([summary_statistics(x) for x in split.X_train])
         F_test = np.stack([summary_statistics(x) for x in split.X_test])
