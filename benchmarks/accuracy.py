@@ -138,25 +138,34 @@ class Problem:
 
 
 # ------------------------------------------------------------------ data sets
+def _watch_splits(Y: np.ndarray, folds):
+    """Per seed, the watch data's splits for ``folds(seed)``'s (train, test)
+    indices: 10 Hz recordings for the GRUs, the 50 Hz ones for the baselines."""
+    raw = load_watch().data
+    X = [downsample(x) for x in raw]
+    return lambda seed: [
+        Split(
+            [X[i] for i in tr],
+            Y[tr],
+            [X[i] for i in te],
+            Y[te],
+            [raw[i] for i in tr],
+            [raw[i] for i in te],
+        )
+        for tr, te in folds(seed)
+    ]
+
+
 def watch_recording(seeds) -> Problem:
     watch = load_watch()
-    raw = watch.data
-    X = [downsample(x) for x in raw]
     Y = watch.target
-    splits = {}
-    for seed in seeds:
-        folds = StratifiedKFold(5, shuffle=True, random_state=seed)
-        splits[seed] = [
-            Split(
-                [X[i] for i in tr],
-                Y[tr],
-                [X[i] for i in te],
-                Y[te],
-                [raw[i] for i in tr],
-                [raw[i] for i in te],
-            )
-            for tr, te in folds.split(np.zeros(len(Y)), Y[:, 0])
-        ]
+
+    def folds(seed):
+        stratified = StratifiedKFold(5, shuffle=True, random_state=seed)
+        return stratified.split(np.zeros(len(Y)), Y[:, 0])
+
+    split = _watch_splits(Y, folds)
+    splits = {seed: split(seed) for seed in seeds}
     return Problem("watch-recording", list(watch.target_names), splits, WIDTH)
 
 
@@ -164,29 +173,18 @@ def watch_participant(seeds) -> Problem:
     """Leave participants out: 5 folds of 2 of the 10 subjects (a new draw of the
     pairs per seed); tasks exercise and side (a held-out subject cannot be named)."""
     watch = load_watch()
-    raw = watch.data
-    X = [downsample(x) for x in raw]
     names = list(watch.target_names)
-    keep = [names.index("exercise"), names.index("side")]
-    Y = watch.target[:, keep]
+    Y = watch.target[:, [names.index("exercise"), names.index("side")]]
     subjects = watch.target[:, names.index("subject")]
-    splits = {}
-    for seed in seeds:
+
+    def folds(seed):
         order = np.random.default_rng(seed).permutation(np.unique(subjects))
-        splits[seed] = []
         for held_out in np.array_split(order, 5):
-            te = np.flatnonzero(np.isin(subjects, held_out))
-            tr = np.flatnonzero(~np.isin(subjects, held_out))
-            splits[seed].append(
-                Split(
-                    [X[i] for i in tr],
-                    Y[tr],
-                    [X[i] for i in te],
-                    Y[te],
-                    [raw[i] for i in tr],
-                    [raw[i] for i in te],
-                )
-            )
+            test = np.isin(subjects, held_out)
+            yield np.flatnonzero(~test), np.flatnonzero(test)
+
+    split = _watch_splits(Y, folds)
+    splits = {seed: split(seed) for seed in seeds}
     return Problem("watch-participant", ["exercise", "side"], splits, WIDTH)
 
 
