@@ -248,3 +248,13 @@ def test_every_estimator_batches_and_stops_by_the_same_budget(estimator, kind):
     model.fit(X, y)
     assert model.net_.batch_size == 8
     assert model.n_iter_ == 9
+
+
+def test_partial_fit_keeps_the_batch_size_its_first_chunk_chose():
+    X, Y = make_multitask_sequences(440, n_tasks=2, length=4, random_state=0)
+    clf = small_classifier(batch_size="auto")
+    clf.partial_fit(X[:40], Y[:40])  # 40 sequences: batches of 8
+    clf.partial_fit(X[40:], Y[40:])  # 400 would be 32: the net keeps its 8
+    assert clf.net_.batch_size == 8
+    steps = [row for row in clf.history_[-1]["batches"] if "train_loss" in row]
+    assert len(steps) == 400 // 8
