@@ -526,6 +526,9 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         was still falling -- when the stopping rule did not end the fit."""
         if len(net.history) - epochs_before < self.max_iter:
             return
+        rule = dict(net.callbacks_).get("train_loss_stopping")
+        if getattr(rule, "stop_after_", None) is not None:
+            return  # the rule had judged the fit converged; max_iter cut its cool-down
         monitor = "valid_loss" if self.early_stopping else "train_objective"
         losses = [
             loss for loss in net.history[epochs_before:, monitor] if loss is not None

@@ -188,6 +188,24 @@ def test_a_fit_too_short_for_the_stopping_rule_warns(dense_data, max_iter):
         clf.fit(X, Y)
 
 
+def test_a_fit_the_rule_ended_does_not_warn_when_max_iter_cuts_its_cool_down(
+    learnable_data, monkeypatch
+):
+    # The rule fires after the warm-up (3 of 8 epochs) and 4 misses, at epoch 7;
+    # its 2 epochs of cool-down would end at 9, past max_iter. The loss is still
+    # falling then (the rule is forced to see no improvement), but the rule had
+    # ended the fit: no "still falling" warning.
+    from sk_mtgru._training import StoppingAfterWarmUp
+
+    X, Y = learnable_data
+    monkeypatch.setattr(StoppingAfterWarmUp, "_is_score_improved", lambda *a: False)
+    clf = small_classifier(max_iter=8, n_iter_no_change=4, learning_rate_init=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.fit(X[:100], Y[:100])
+    assert clf.n_iter_ == 8
+
+
 def test_a_converged_fit_does_not_warn():
     X, Y = make_multitask_sequences(
         120, n_tasks=2, length=8, noise=0.05, random_state=0
