@@ -16,13 +16,18 @@ and its ratio to the defaults'.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from sklearn.pipeline import make_pipeline
 
 from sk_mtgru import MultiTaskGRUClassifier, SequenceScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy import aeon_set  # noqa: E402
 
 DATASETS = ["ArrowHead", "GunPoint", "ItalyPowerDemand", "PickupGestureWiimoteZ"]
 CONFIGS = {
@@ -37,13 +42,9 @@ CONFIGS = {
 
 
 def _load(name: str):
-    from aeon.datasets import load_classification
-
-    parts = []
-    for split in ("train", "test"):
-        X, y = load_classification(name, split=split)
-        parts += [[np.asarray(x, dtype=np.float32).T for x in X], np.asarray(y)]
-    return parts
+    """The set's sequences (T, C) and labels, as the accuracy suite loads them."""
+    split = aeon_set(name)(seeds=(0,)).splits[0][0]
+    return split.X_train, split.Y_train[:, 0], split.X_test, split.Y_test[:, 0]
 
 
 def main(args) -> None:

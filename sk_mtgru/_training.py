@@ -152,12 +152,11 @@ class StoppingAfterWarmUp(EarlyStopping):
             return
         if self.epochs_ <= self.warmup_epochs:
             self.misses_ = -1  # a miss now brings it to 0, never to patience
-        if self.schedule is None or self.cool_down_epochs < 1:
-            super().on_epoch_end(net, **kwargs)
-            return
         try:
             super().on_epoch_end(net, **kwargs)
         except KeyboardInterrupt:
+            if self.schedule is None or self.cool_down_epochs < 1:
+                raise  # nothing to cool down: stop now
             self.schedule.cool_down(self.cool_down_epochs * self.steps_per_epoch)
             self.stop_after_ = self.epochs_ + self.cool_down_epochs
 

@@ -5,6 +5,8 @@ import warnings
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
+from sk_mtgru._log import TaskTable
+
 from .conftest import small_classifier
 
 
@@ -49,8 +51,6 @@ def test_the_table_groups_columns_by_task_and_fits_a_terminal(capsys, dense_data
 
 
 def test_a_task_with_only_a_loss_shows_its_loss():
-    from sk_mtgru._log import TaskTable
-
     table = TaskTable(["a", "b"]).initialize()
     keys = ["epoch", "train_loss", "train_loss_a", "train_acc_b", "train_loss_b", "dur"]
     assert table._sorted_keys(keys) == [

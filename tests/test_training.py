@@ -9,7 +9,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from sk_mtgru import MultiTaskGRUClassifier, MultiTaskGRUTagger
-from sk_mtgru._training import LearningRateSchedule
+from sk_mtgru._training import LearningRateSchedule, StoppingAfterWarmUp
 from sk_mtgru.datasets import make_multitask_sequences
 
 from .conftest import small_classifier
@@ -195,8 +195,6 @@ def test_a_fit_the_rule_ended_does_not_warn_when_max_iter_cuts_its_cool_down(
     # its 2 epochs of cool-down would end at 9, past max_iter. The loss is still
     # falling then (the rule is forced to see no improvement), but the rule had
     # ended the fit: no "still falling" warning.
-    from sk_mtgru._training import StoppingAfterWarmUp
-
     X, Y = learnable_data
     monkeypatch.setattr(StoppingAfterWarmUp, "_is_score_improved", lambda *a: False)
     clf = small_classifier(max_iter=8, n_iter_no_change=4, learning_rate_init=0.01)
