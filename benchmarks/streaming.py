@@ -7,12 +7,15 @@ sequence. :class:`sk_mtgru.StreamingPredictor` carries the GRU's state and the
 running summaries, so a step costs the same at step 10 and at step 1,000.
 
 Model: the classifier's defaults (forward GRU, hidden 64, two strided
-convolutions, 'mean_max', input statistics) on 8 features, 3 tasks; and a causal
-tagger (hidden 64, 2 layers). Each is timed at several sequence lengths: the
-median over 200 one-step ``update`` calls made after that many steps, against the
-median of 20 ``predict`` calls on the sequence of that length (and, for the
-stream, per-step agreement with ``predict`` is asserted). One torch thread;
-these machines are shared and noisy, so read the ratios.
+convolutions, 'mean_max', input statistics) on 8 features, 3 tasks; the same with
+``input_statistics='rich'`` (whose percentiles the stream computes again from the
+steps it keeps, so a step's cost grows with the sequence) and with two task groups
+(two encoders carried side by side); and a causal tagger (hidden 64, 2 layers).
+Each is timed at several sequence lengths: the median over 200 one-step ``update``
+calls made after that many steps, against the median of 20 ``predict`` calls on
+the sequence of that length (and, for the stream, agreement with ``predict`` is
+checked). One torch thread; these machines are shared and noisy, so read the
+ratios.
 
 Run: ``python benchmarks/streaming.py`` (about a minute on 2 cores).
 """
@@ -70,7 +73,16 @@ def main() -> None:
     X, Y = make_multitask_sequences(
         400, n_tasks=3, length=50, n_features=8, random_state=0
     )
-    classifier = sk_mtgru.MultiTaskGRUClassifier(max_iter=2, random_state=0).fit(X, Y)
+    classifiers = {
+        name: sk_mtgru.MultiTaskGRUClassifier(max_iter=2, random_state=0, **params).fit(
+            X, Y
+        )
+        for name, params in [
+            ("classifier (defaults)", {}),
+            ("classifier, 'rich' stats", {"input_statistics": "rich"}),
+            ("classifier, 2 task groups", {"task_groups": [[0], [1, 2]]}),
+        ]
+    }
     Xt, Yt = make_multitask_sequences(
         200, n_tasks=2, length=50, n_features=8, per_step=True, random_state=0
     )
@@ -80,7 +92,7 @@ def main() -> None:
 
     def check_classifier(stream, x) -> str:
         n = stream.n_steps_seen_
-        same = (stream.predict() == classifier.predict([x[:n]])).all()
+        same = (stream.predict() == stream.estimator.predict([x[:n]])).all()
         return "same labels as predict" if same else "DIFFERENT labels"
 
     def check_tagger(stream, x) -> str:
@@ -92,7 +104,8 @@ def main() -> None:
     print(
         f"{'model':<28} {'steps':>6} {'1 step':>9} {'predict':>10} {'ratio':>8}  check"
     )
-    _row("classifier (defaults)", classifier, check_classifier, rng)
+    for name, classifier in classifiers.items():
+        _row(name, classifier, check_classifier, rng)
     _row("tagger (causal, 2 layers)", tagger, check_tagger, rng)
 
 

@@ -81,8 +81,7 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, SequenceLeve
         cannot see. 'rich' adds per channel the 10th, 50th and 90th percentiles,
         the mean absolute change between steps, the slope and the lag-1
         autocorrelation -- what a linear model on summary statistics reads
-        (``StreamingPredictor`` does not stream it: percentiles need the whole
-        sequence).
+        (``StreamingPredictor`` keeps a stream's steps for its percentiles).
     crop_length : int or None, default=None
         Train on random crops: each epoch, every sequence longer than
         ``crop_length`` steps is replaced by a window of that many steps at a
@@ -113,8 +112,8 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, SequenceLeve
         total affinity within its groups is trained (see
         :func:`~sk_mtgru.model_selection.recommend_task_groups`, which gives
         them without fitting the model). The groups trained are in
-        ``task_groups_``. ONNX export and safe files keep the groups;
-        ``StreamingPredictor`` does not stream a network with several.
+        ``task_groups_``. ONNX export, safe files and ``StreamingPredictor``
+        keep the groups.
     task_weights : None, sequence of float or dict, default=None
         Weight of each task's loss in the training objective. None weighs all tasks
         equally; a sequence gives one non-negative weight per task, in the order of

@@ -5,8 +5,11 @@ every summary the models use can be carried forward the same way: the state at t
 end ('last'), a running sum ('mean'), a running maximum ('max'), and for
 'attention' a running softmax (the largest score so far, the sum of the scores'
 exponentials relative to it, and the weighted sum of the outputs). So can the
-input's summary statistics. :class:`StreamingPredictor` keeps all of that between
-calls, so each chunk costs only its own steps.
+input's basic summary statistics. :class:`StreamingPredictor` keeps all of that
+between calls, so each chunk costs only its own steps. The 'rich' statistics'
+percentiles are not running quantities: for those the predictor keeps the steps
+read so far and computes them again at each chunk. A network of task groups is
+one such encoder per group, each carried on its own.
 
 The convolutional front end reads a few steps past each one, and pads the
 sequence's end with zeros: its last outputs change when more steps arrive. The
@@ -30,6 +33,7 @@ from torch import nn
 
 from ._base import BaseMultiTaskGRU
 from ._data import check_finite_outputs, check_fits
+from ._frontend import input_statistics
 from ._grouped import GroupedGRU
 from ._pipelines import split_scaler_pipeline
 
@@ -60,8 +64,18 @@ class _State:
     pooled: list[_Pooled | None] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Branch:
+    """What one encoder carries between chunks: its state, and the input steps its
+    convolutional front end still reads (from step ``start`` of the sequence)."""
+
+    pending: np.ndarray
+    start: int = 0
+    state: _State = field(default_factory=_State)
+
+
 # What a StreamingPredictor carries from one chunk to the next.
-_CARRIED = ("n_steps_seen_", "_pending", "_start", "_state", "_statistics", "_logits")
+_CARRIED = ("n_steps_seen_", "_branches", "_statistics", "_seen", "_logits")
 
 
 class StreamingPredictor:
@@ -80,8 +94,9 @@ class StreamingPredictor:
         (``bidirectional=False``) and has no ``crop_length`` -- or a ``Pipeline``
         of :class:`~sk_mtgru.SequenceScaler` steps ending in one (each chunk is
         scaled as ``predict`` would scale it). For the classifier, regressor and
-        ``MultiTaskGRUEstimator`` every summary, front end, private task layers and
-        the mixture of experts stream; for the tagger, every layer.
+        ``MultiTaskGRUEstimator`` every summary, front end, private task layers,
+        the mixture of experts, both kinds of input statistics and task groups
+        (an encoder per group) stream; for the tagger, every layer.
 
     Attributes
     ----------
@@ -94,6 +109,11 @@ class StreamingPredictor:
     float32's range once scaled; a chunk the network cannot read (its outputs
     would not be finite) raises a ``ValueError``, and the predictor stays as it
     was before that chunk, so the next chunk continues from the last good state.
+
+    The basic input statistics are running sums. The 'rich' ones' percentiles
+    are not: with ``input_statistics='rich'`` the predictor keeps every step read
+    so far and computes them again at each chunk, so memory and a chunk's cost
+    grow with the sequence (``benchmarks/results/streaming.txt``).
 
     One predictor follows one sequence, and is safe to share between threads: a
     lock makes each call whole, so no step is lost. The order in which chunks from
@@ -140,20 +160,12 @@ class StreamingPredictor:
                 "Stream a model fitted with crop_length=None."
             )
         module = self.estimator.net_.module_
-        if isinstance(module, GroupedGRU):
-            raise ValueError(
-                f"This {name} has an encoder per task group "
-                f"({self.estimator.task_groups_}), which StreamingPredictor does not "
-                "stream yet. Stream a model fitted with task_groups=None."
-            )
         self._tagger = self.estimator._per_step
-        if not self._tagger and getattr(module, "_statistics_kind", None) == "rich":
-            raise ValueError(
-                f"This {name} reads input_statistics='rich', whose percentiles need "
-                "the whole sequence: they cannot be updated as steps arrive. Stream "
-                "a model fitted with input_statistics=True."
-            )
-        if module.bidirectional if self._tagger else module.gru.bidirectional:
+        # The encoders, each read on its own: one per task group, else the network.
+        encoders = module._branches() if isinstance(module, GroupedGRU) else [module]
+        self._encoders = [_Encoder(encoder) for encoder in encoders]
+        self._grouped = module if isinstance(module, GroupedGRU) else None
+        if module.bidirectional if self._tagger else encoders[0].gru.bidirectional:
             raise ValueError(
                 f"This {name} reads each sequence in both directions: its "
                 "predictions depend on steps that have not arrived yet. Stream a "
@@ -174,10 +186,10 @@ class StreamingPredictor:
         """
         with self._lock:
             self.n_steps_seen_ = 0
-            self._pending = np.empty((0, self.estimator.n_features_in_), np.float32)
-            self._start = 0  # the first step kept for the front end
-            self._state = _State()
+            empty = np.empty((0, self.estimator.n_features_in_), np.float32)
+            self._branches = tuple(_Branch(empty) for _ in self._encoders)
             self._statistics: tuple[Any, ...] | None = None
+            self._seen = empty  # every step so far, kept for 'rich' statistics only
             self._logits: tuple[torch.Tensor, ...] | None = None
         return self
 
@@ -281,8 +293,9 @@ class StreamingPredictor:
 
     # the tagger ------------------------------------------------------------
     def _tag(self, steps: np.ndarray) -> tuple[torch.Tensor, ...]:
-        module = self._module
-        hidden = self._state.hidden or [None] * len(module.grus)
+        module = self._encoders[0].module
+        branch = self._branches[0]
+        hidden = branch.state.hidden or [None] * len(module.grus)
         output = torch.from_numpy(steps)[None]
         per_layer, states = [], []
         with torch.inference_mode():
@@ -297,54 +310,98 @@ class StreamingPredictor:
                 head(per_layer[layer])
                 for head, layer in zip(module.heads, module.layers)
             )
-        self._state = replace(self._state, hidden=states)
+        self._branches = (replace(branch, state=replace(branch.state, hidden=states)),)
         return logits
 
     # sequence-level models --------------------------------------------------
     def _read(self, steps: np.ndarray) -> None:
-        """Take new input steps: update the statistics, commit what no later
-        step changes, and compute the logits of the sequence so far."""
-        module = self._module
+        """Take new input steps: update the statistics, then let each encoder
+        commit what no later step changes and give its tasks' logits for the
+        sequence so far."""
         self.n_steps_seen_ += len(steps)
-        x = torch.from_numpy(steps)
-        self._statistics = _merge_statistics(self._statistics, x.double())
-        statistics = _statistics_tensor(self._statistics)
+        statistics = self._input_statistics(steps)
+        branches: list[_Branch] = []
+        logits: list[torch.Tensor] = []
         with torch.inference_mode():
-            if module.conv is None:
-                self._state = self._advance(self._state, x[None])
-                tentative = self._state
-            else:
-                committed, rest = self._front_end(steps)
-                self._state = self._advance(self._state, committed)
-                tentative = self._advance(self._state, rest)
-            self._logits = self._heads(tentative, statistics)
+            for encoder, branch in zip(self._encoders, self._branches):
+                branch, encoder_logits = encoder.read(
+                    branch, steps, self.n_steps_seen_, statistics
+                )
+                branches.append(branch)
+                logits.extend(encoder_logits)
+        self._branches = tuple(branches)
+        self._logits = (
+            self._grouped._in_task_order(logits) if self._grouped else tuple(logits)
+        )
 
-    def _front_end(self, steps: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def _input_statistics(self, steps: np.ndarray) -> torch.Tensor:
+        """The input statistics of the sequence so far, ``steps`` included: the
+        basic ones as running sums, the 'rich' ones from every step kept."""
+        module = self._encoders[0].module
+        if module._statistics_kind == "rich":
+            self._seen = np.concatenate([self._seen, steps])
+            seen = torch.from_numpy(self._seen)[None]
+            return input_statistics(seen, torch.tensor([len(self._seen)]), "rich")[0]
+        self._statistics = _merge_statistics(
+            self._statistics, torch.from_numpy(steps).double()
+        )
+        return _statistics_tensor(self._statistics)
+
+
+class _Encoder:
+    """Reads one encoder (a :class:`~sk_mtgru._module.MultiTaskGRU`) forwards a
+    chunk at a time. It keeps nothing of the stream: each call takes the
+    :class:`_Branch` carried so far and returns the next one."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module  # the tagger's network too, read by _tag
+
+    def read(
+        self,
+        branch: _Branch,
+        steps: np.ndarray,
+        seen: int,
+        statistics: torch.Tensor,
+    ) -> tuple[_Branch, tuple[torch.Tensor, ...]]:
+        """``branch`` after the new ``steps`` (``seen`` steps in all so far) and
+        the logits of the encoder's tasks for the sequence so far."""
+        if self.module.conv is None:
+            state = self._advance(branch.state, torch.from_numpy(steps)[None])
+            branch = replace(branch, state=state)
+            return branch, self._heads(state, statistics)
+        branch, committed, rest = self._front_end(branch, steps, seen)
+        branch = replace(branch, state=self._advance(branch.state, committed))
+        tentative = self._advance(branch.state, rest)
+        return branch, self._heads(tentative, statistics)
+
+    def _front_end(
+        self, branch: _Branch, steps: np.ndarray, seen: int
+    ) -> tuple[_Branch, torch.Tensor, torch.Tensor]:
         """The convolutions' new outputs: those final now, and the rest (which
         depend on the zeros past the sequence's current end)."""
-        conv = self._module.conv
+        conv = self.module.conv
         n_layers, _, kernel_size, stride = conv.sizes()
         reach = n_layers * (kernel_size // 2)  # steps each output reads ahead
-        self._pending = np.concatenate([self._pending, steps])
-        seen = self.n_steps_seen_
-        window = torch.from_numpy(self._pending)[None]
-        outputs, _ = conv(window, torch.tensor([len(self._pending)]))
-        first = self._start // stride  # the window's first output, in the sequence
-        committed = self._state.n_steps
+        pending = np.concatenate([branch.pending, steps])
+        window = torch.from_numpy(pending)[None]
+        outputs, _ = conv(window, torch.tensor([len(pending)]))
+        first = branch.start // stride  # the window's first output, in the sequence
+        committed = branch.state.n_steps
         final = max(0, (seen - 1 - reach) // stride + 1) if seen - 1 >= reach else 0
         new_final = outputs[:, committed - first : final - first]
         rest = outputs[:, max(final, committed) - first :]
         # Keep the steps that outputs from `final` on still read, from a multiple
         # of the stride (so that the window's outputs stay aligned).
         keep_from = max(0, (final * stride - reach) // stride * stride)
-        self._pending = self._pending[keep_from - self._start :]
-        self._start = keep_from
-        return new_final, rest
+        kept = replace(
+            branch, pending=pending[keep_from - branch.start :], start=keep_from
+        )
+        return kept, new_final, rest
 
     def _sources(self) -> list[tuple[nn.Module, int]]:
         """The GRUs whose outputs are summarised, with what each reads: -1 for the
         GRU's input, 0 for the shared GRU's outputs (the task layers)."""
-        module = self._module
+        module = self.module
         if module.sharing == "mmoe":
             return [(gru, -1) for gru in (module.gru, *module.experts)]
         if module.task_layers:
@@ -363,7 +420,7 @@ class StreamingPredictor:
             inputs = z if reads < 0 else outputs[reads]
             output, hidden[i] = gru(inputs, hidden[i])
             outputs.append(output)
-        summarised = range(1, len(sources)) if self._module.task_layers else None
+        summarised = range(1, len(sources)) if self.module.task_layers else None
         for i in summarised or range(len(sources)):
             pooled[i] = self._pool(pooled[i], outputs[i][0], i)
         return _State(state.n_steps + z.shape[1], hidden, pooled)
@@ -377,9 +434,9 @@ class StreamingPredictor:
             total = total + pooled.total
             maximum = torch.maximum(maximum, pooled.maximum)
         new = _Pooled(total, maximum, output[-1])
-        if self._module.summary == "attention":
-            scorers = self._module.scorers
-            tasks = [i - 1] if self._module.task_layers else range(len(scorers))
+        if self.module.summary == "attention":
+            scorers = self.module.scorers
+            tasks = [i - 1] if self.module.task_layers else range(len(scorers))
             for j, k in enumerate(tasks):
                 scores = scorers[k](output)[:, 0].double()
                 top = scores.max()
@@ -401,7 +458,7 @@ class StreamingPredictor:
         return new
 
     def _summary(self, pooled: _Pooled, n_steps: int, j: int) -> torch.Tensor:
-        summary = self._module.summary
+        summary = self.module.summary
         if summary == "last":
             return pooled.last
         if summary == "attention":
@@ -414,7 +471,7 @@ class StreamingPredictor:
         return torch.cat([mean, pooled.maximum])
 
     def _heads(self, state: _State, statistics: torch.Tensor) -> tuple[Any, ...]:
-        module = self._module
+        module = self.module
         n_tasks = len(module.heads)
         pooled = [p for p in state.pooled if p is not None]
         if module.sharing == "mmoe":

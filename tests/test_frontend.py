@@ -106,7 +106,7 @@ def test_rich_statistics_are_those_of_the_real_steps():
         np.testing.assert_allclose(row, expected, rtol=1e-4, atol=1e-5)
 
 
-def test_rich_statistics_train_save_and_refuse_streaming(dense_data, tmp_path):
+def test_rich_statistics_train_and_save(dense_data, tmp_path):
     import sk_mtgru
 
     X, Y = dense_data
@@ -116,8 +116,6 @@ def test_rich_statistics_train_save_and_refuse_streaming(dense_data, tmp_path):
     back = sk_mtgru.load(tmp_path / "rich.skmtgru")
     assert back.input_statistics == "rich"
     np.testing.assert_allclose(back.predict_proba(X)[0], clf.predict_proba(X)[0])
-    with pytest.raises(ValueError, match="percentiles need the whole sequence"):
-        sk_mtgru.StreamingPredictor(clf)
 
 
 def test_max_and_mean_max_pool_the_outputs_over_real_steps():

@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
 import sk_mtgru
-from sk_mtgru import MultiTaskGRUEstimator, MultiTaskGRURegressor, StreamingPredictor
+from sk_mtgru import MultiTaskGRUEstimator, MultiTaskGRURegressor
 from sk_mtgru.datasets import make_multitask_sequences
 from sk_mtgru.model_selection import recommend_task_groups
 
@@ -191,13 +191,6 @@ def test_a_file_whose_groups_disagree_with_its_params_is_refused(three_tasks, tm
     sk_mtgru.save(clf, tmp_path / "odd.skmtgru")
     with pytest.raises(ValueError, match="task_groups"):
         sk_mtgru.load(tmp_path / "odd.skmtgru")
-
-
-def test_streaming_refuses_a_grouped_network(three_tasks):
-    X, Y = three_tasks
-    clf = small_classifier(task_groups=[[0], [1, 2]]).fit(X, Y)
-    with pytest.raises(ValueError, match="encoder per task group"):
-        StreamingPredictor(clf)
 
 
 def test_the_regressor_and_the_mixed_estimator_take_groups(three_tasks):
