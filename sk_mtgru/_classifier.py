@@ -70,6 +70,12 @@ class MultiTaskGRUClassifier(
     conv_stride : int, default=2
         Step of the last convolution: the GRU reads ``ceil(n_timesteps /
         conv_stride)`` steps, which shortens long recordings and speeds training.
+    conv_dilation : int, default=1
+        Growth of the filters' dilation from one convolution to the next:
+        convolution ``i`` (from 0) spaces its taps ``conv_dilation ** i`` steps
+        apart, as WaveNet's dilated stacks do, so that the steps one output reads
+        grow exponentially with ``conv_layers`` (1: every filter reads
+        neighbouring steps).
     input_statistics : bool or 'rich', default=True
         Whether each head also reads the per-channel mean, standard deviation,
         minimum and maximum of the sequence (as given to ``fit``, e.g. after a
@@ -350,6 +356,7 @@ class MultiTaskGRUClassifier(
         conv_channels: int = 64,
         conv_kernel_size: int = 5,
         conv_stride: int = 2,
+        conv_dilation: int = 1,
         input_statistics: bool | str = True,
         crop_length: int | None = None,
         sharing: str = "hard",
@@ -393,6 +400,7 @@ class MultiTaskGRUClassifier(
         self.conv_channels = conv_channels
         self.conv_kernel_size = conv_kernel_size
         self.conv_stride = conv_stride
+        self.conv_dilation = conv_dilation
         self.input_statistics = input_statistics
         self.crop_length = crop_length
         self.sharing = sharing

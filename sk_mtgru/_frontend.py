@@ -18,10 +18,14 @@ class ConvFrontEnd(nn.Module):
 
     ``n_layers`` convolutions of ``channels`` filters of ``kernel_size`` steps, each
     followed by a ReLU; the last one moves ``stride`` steps at a time, so the GRU
-    reads ``ceil(length / stride)`` steps. Each convolution is zero-padded by
-    ``kernel_size // 2`` steps on both sides, and its outputs past each sequence's
-    end are zeroed before the next one reads them, so a sequence's features are the
-    same whatever it is batched with (padding never changes a result).
+    reads ``ceil(length / stride)`` steps. Convolution ``i`` (from 0) spaces its
+    filter's taps ``dilation ** i`` steps apart, as in WaveNet's dilated stacks:
+    with ``dilation=2`` each layer doubles the span the stack reads, which grows
+    exponentially with the depth instead of linearly. Each convolution is
+    zero-padded by its reach (``dilation ** i * (kernel_size // 2)`` steps) on both
+    sides, and its outputs past each sequence's end are zeroed before the next one
+    reads them, so a sequence's features are the same whatever it is batched with
+    (padding never changes a result).
 
     Parameters
     ----------
@@ -35,6 +39,9 @@ class ConvFrontEnd(nn.Module):
         Odd width of each filter, in steps.
     stride : int
         Step of the last convolution.
+    dilation : int, default=1
+        Growth of the spacing of the filters' taps from one convolution to the
+        next (1: none).
     """
 
     def __init__(
@@ -44,10 +51,13 @@ class ConvFrontEnd(nn.Module):
         channels: int,
         kernel_size: int,
         stride: int,
+        dilation: int = 1,
     ) -> None:
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}.")
+        if dilation < 1:
+            raise ValueError(f"dilation must be at least 1, got {dilation}.")
         self.stride = stride
         self.convs = nn.ModuleList(
             nn.Conv1d(
@@ -55,15 +65,32 @@ class ConvFrontEnd(nn.Module):
                 channels,
                 kernel_size,
                 stride=stride if i == n_layers - 1 else 1,
-                padding=kernel_size // 2,
+                padding=dilation**i * (kernel_size // 2),
+                dilation=dilation**i,
             )
             for i in range(n_layers)
         )
 
-    def sizes(self) -> tuple[int, int, int, int]:
-        """``(n_layers, channels, kernel_size, stride)``, as built."""
+    def sizes(self) -> tuple[int, int, int, int, int]:
+        """``(n_layers, channels, kernel_size, stride, dilation)``, as built."""
         first = cast(nn.Conv1d, self.convs[0])
-        return len(self.convs), first.out_channels, first.kernel_size[0], self.stride
+        growth = (
+            cast(nn.Conv1d, self.convs[1]).dilation[0] if len(self.convs) > 1 else 1
+        )
+        return (
+            len(self.convs),
+            first.out_channels,
+            first.kernel_size[0],
+            self.stride,
+            growth,
+        )
+
+    @property
+    def reach(self) -> int:
+        """Steps past its own that the stack's output at a step reads (on each
+        side): the sum of the convolutions' paddings."""
+        convs = [cast(nn.Conv1d, conv) for conv in self.convs]
+        return sum(conv.dilation[0] * (conv.kernel_size[0] // 2) for conv in convs)
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Steps of each sequence after the strided convolution."""

@@ -134,6 +134,7 @@ task_affinity_, task_groups_, history_, net_
         conv_channels: int = 64,
         conv_kernel_size: int = 5,
         conv_stride: int = 2,
+        conv_dilation: int = 1,
         input_statistics: bool | str = True,
         crop_length: int | None = None,
         sharing: str = "hard",
@@ -179,6 +180,7 @@ task_affinity_, task_groups_, history_, net_
         self.conv_channels = conv_channels
         self.conv_kernel_size = conv_kernel_size
         self.conv_stride = conv_stride
+        self.conv_dilation = conv_dilation
         self.input_statistics = input_statistics
         self.crop_length = crop_length
         self.sharing = sharing

@@ -122,8 +122,9 @@ class MultiTaskGRU(nn.Module):
         Which implementation runs the GRUs; see :func:`~sk_mtgru._gru.run_gru`.
     conv_layers : int
         1-D convolutions before the GRU (0: the GRU reads the input).
-    conv_channels, conv_kernel_size, conv_stride : int
-        Their filters, filter width and the last one's stride; see
+    conv_channels, conv_kernel_size, conv_stride, conv_dilation : int
+        Their filters, filter width, the last one's stride and the growth of the
+        filters' dilation from one to the next; see
         :class:`~sk_mtgru._frontend.ConvFrontEnd`.
     input_statistics : bool or 'rich'
         Whether each head also reads the input's per-channel mean, standard
@@ -152,6 +153,7 @@ class MultiTaskGRU(nn.Module):
         conv_channels: int = 64,
         conv_kernel_size: int = 5,
         conv_stride: int = 1,
+        conv_dilation: int = 1,
         input_statistics: bool | str = False,
         sharing: str = "hard",
         n_experts: int = 2,
@@ -179,7 +181,12 @@ class MultiTaskGRU(nn.Module):
         self.num_directions = 2 if bidirectional else 1
         self.conv = (
             ConvFrontEnd(
-                n_features, conv_layers, conv_channels, conv_kernel_size, conv_stride
+                n_features,
+                conv_layers,
+                conv_channels,
+                conv_kernel_size,
+                conv_stride,
+                conv_dilation,
             )
             if conv_layers
             else None

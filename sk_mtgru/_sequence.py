@@ -36,6 +36,7 @@ SEQUENCE_NETWORK = (
     "conv_channels",
     "conv_kernel_size",
     "conv_stride",
+    "conv_dilation",
     "input_statistics",
     "sharing",
     "n_experts",
@@ -50,6 +51,7 @@ SEQUENCE_NETWORK_CONSTRAINTS: dict = {
     "conv_channels": [Interval(Integral, 1, None, closed="left")],
     "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
     "conv_stride": [Interval(Integral, 1, None, closed="left")],
+    "conv_dilation": [Interval(Integral, 1, None, closed="left")],
     "input_statistics": ["boolean", StrOptions({"rich"})],
     "crop_length": [None, Interval(Integral, 1, None, closed="left")],
     "sharing": [StrOptions(set(SHARINGS))],
@@ -126,6 +128,7 @@ class SequenceLevelGRU(BaseMultiTaskGRU):
             "conv_channels": self.conv_channels,
             "conv_kernel_size": self.conv_kernel_size,
             "conv_stride": self.conv_stride,
+            "conv_dilation": self.conv_dilation,
             "input_statistics": self.input_statistics,
             "sharing": self.sharing,
             "n_experts": self._n_experts(len(n_outputs)),
@@ -214,7 +217,13 @@ class SequenceLevelGRU(BaseMultiTaskGRU):
         conv = module.conv
         names = ("hidden_size", "num_layers", "bidirectional", *SEQUENCE_NETWORK)
         if conv is None:  # the convolutions' sizes do not shape this network
-            shape = (0, self.conv_channels, self.conv_kernel_size, self.conv_stride)
+            shape = (
+                0,
+                self.conv_channels,
+                self.conv_kernel_size,
+                self.conv_stride,
+                self.conv_dilation,
+            )
         else:
             shape = conv.sizes()
         return names, (

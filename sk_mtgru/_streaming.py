@@ -380,8 +380,7 @@ class _Encoder:
         """The convolutions' new outputs: those final now, and the rest (which
         depend on the zeros past the sequence's current end)."""
         conv = self.module.conv
-        n_layers, _, kernel_size, stride = conv.sizes()
-        reach = n_layers * (kernel_size // 2)  # steps each output reads ahead
+        stride, reach = conv.stride, conv.reach  # reach: steps an output reads ahead
         pending = np.concatenate([branch.pending, steps])
         window = torch.from_numpy(pending)[None]
         outputs, _ = conv(window, torch.tensor([len(pending)]))

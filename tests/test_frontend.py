@@ -17,12 +17,16 @@ def _module(**kwargs):
 
 @pytest.mark.parametrize("summary", ["last", "mean", "max", "mean_max", "attention"])
 @pytest.mark.parametrize("stride", [1, 2, 3])
-def test_padding_changes_no_output_of_the_convolutions_or_any_summary(summary, stride):
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_padding_changes_no_output_of_the_convolutions_or_any_summary(
+    summary, stride, dilation
+):
     module = _module(
         conv_layers=2,
         conv_channels=6,
         conv_kernel_size=5,
         conv_stride=stride,
+        conv_dilation=dilation,
         summary=summary,
         input_statistics=True,
     )
@@ -46,6 +50,34 @@ def test_the_last_convolution_strides_and_shortens_the_sequences():
     assert lengths.tolist() == [5, 3]
     assert torch.all(out[1, 3:] == 0)
     assert [conv.stride[0] for conv in front.convs] == [1, 2]
+
+
+@pytest.mark.parametrize("dilation, reach", [(1, 3), (2, 7), (3, 13)])
+def test_a_dilated_stack_reads_as_far_as_its_reach_and_no_further(dilation, reach):
+    # 3 convolutions of 3 taps: each reads 1, d, d**2 steps to either side
+    front = ConvFrontEnd(
+        3, n_layers=3, channels=4, kernel_size=3, stride=1, dilation=dilation
+    )
+    assert front.reach == reach
+    assert front.sizes() == (3, 4, 3, 1, dilation)
+    with torch.no_grad():  # positive weights: no ReLU hides a change
+        for conv in front.convs:
+            conv.weight.fill_(0.1)
+            conv.bias.fill_(1.0)
+    x = torch.rand(1, 40, 3) + 1
+    lengths = torch.tensor([40])
+    base, _ = front(x, lengths)
+    t = 20
+    for step, reads in [
+        (t + reach, True),
+        (t - reach, True),
+        (t + reach + 1, False),
+        (t - reach - 1, False),
+    ]:
+        moved = x.clone()
+        moved[0, step] += 1.0
+        out, _ = front(moved, lengths)
+        assert bool((out[0, t] != base[0, t]).any()) == reads, step
 
 
 def test_an_even_kernel_size_is_a_clear_error():

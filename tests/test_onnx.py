@@ -67,8 +67,12 @@ CLASSIFIERS = {
     "mean, mixture of experts, rich statistics": dict(
         summary="mean", sharing="mmoe", bidirectional=True, input_statistics="rich"
     ),
-    "max, stride 3, no statistics": dict(
-        summary="max", conv_layers=1, conv_stride=3, input_statistics=False
+    "max, dilated, stride 3, no statistics": dict(
+        summary="max",
+        conv_layers=2,
+        conv_dilation=3,
+        conv_stride=3,
+        input_statistics=False,
     ),
 }
 

@@ -221,6 +221,34 @@ def test_round_trip_of_mixed_kinds_keeps_each_tasks_classes_and_scaling(
     np.testing.assert_array_equal(loaded.predict(X), mixed.predict(X))
 
 
+def test_round_trip_of_a_dilated_front_end_and_a_file_without_dilation(
+    tmp_path, dense_data
+):
+    X, Y = dense_data
+    clf = small_classifier(conv_layers=3, conv_dilation=2).fit(X, Y)
+    clf.save(tmp_path / "dilated.safetensors")
+    back = sk_mtgru.load(tmp_path / "dilated.safetensors")
+    half = clf.conv_kernel_size // 2
+    assert back.conv_dilation == 2 and back.net_.module_.conv.reach == half * (
+        1 + 2 + 4
+    )
+    np.testing.assert_array_equal(back.predict_proba(X)[0], clf.predict_proba(X)[0])
+    # a file written before dilated stacks: its convolutions are undilated
+    plain = small_classifier(conv_layers=2).fit(X, Y)
+    plain.save(tmp_path / "plain.safetensors")
+    document, tensors = _read(tmp_path / "plain.safetensors")
+    del document["module"]["conv_dilation"], document["params"]["conv_dilation"]
+    _write(tmp_path / "older.safetensors", document, tensors)
+    older = sk_mtgru.load(tmp_path / "older.safetensors")
+    assert older.conv_dilation == 1
+    np.testing.assert_array_equal(older.predict(X), plain.predict(X))
+    # params that would build another stack are refused
+    document["params"]["conv_dilation"] = 2
+    _write(tmp_path / "odd.safetensors", document, tensors)
+    with pytest.raises(ValueError, match="conv_dilation=2"):
+        sk_mtgru.load(tmp_path / "odd.safetensors")
+
+
 def test_a_format_1_file_loads_as_the_model_it_was(tmp_path, dense_data):
     # Format 1 came before the convolutions, the input statistics and the
     # schedule: its files name none of them and must not get today's defaults.

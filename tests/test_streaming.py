@@ -15,10 +15,10 @@ from sk_mtgru import StreamingPredictor
 
 N_FEATURES = 3
 
-# Causal classifiers: every summary, the front end (strided or not), private task
-# layers, stacked layers, the mixture of experts, the rich statistics (kept steps),
-# an encoder per task group (tasks listed out of order); one behind a scaler
-# pipeline.
+# Causal classifiers: every summary, the front end (strided, dilated or neither),
+# private task layers, stacked layers, the mixture of experts, the rich statistics
+# (kept steps), an encoder per task group (tasks listed out of order); one behind a
+# scaler pipeline.
 CONFIGS = {
     "defaults, scaled": dict(),
     "last, 2 layers, no front end": dict(summary="last", num_layers=2, conv_layers=0),
@@ -30,6 +30,7 @@ CONFIGS = {
     ),
     "last, 2 task layers, stride 1": dict(summary="last", task_layers=2, conv_stride=1),
     "rich statistics, experts": dict(input_statistics="rich", sharing="mmoe"),
+    "dilated stack, stride 2": dict(conv_layers=3, conv_kernel_size=3, conv_dilation=2),
     "task groups, rich": dict(task_groups=[[1], [0]], input_statistics="rich"),
 }
 

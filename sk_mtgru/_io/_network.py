@@ -55,8 +55,14 @@ def module_document(module: Any, *, tagger: bool) -> dict[str, Any]:
         "task_layers": module.task_layers,
         **dict(
             zip(
-                ("conv_layers", "conv_channels", "conv_kernel_size", "conv_stride"),
-                module.conv.sizes() if module.conv is not None else (0, 0, 0, 0),
+                (
+                    "conv_layers",
+                    "conv_channels",
+                    "conv_kernel_size",
+                    "conv_stride",
+                    "conv_dilation",
+                ),
+                module.conv.sizes() if module.conv is not None else (0, 0, 0, 0, 1),
             )
         ),
         "input_statistics": module.input_statistics,
@@ -94,6 +100,10 @@ def read_module(
         "conv_channels": r.get(module_doc, "conv_channels", int, "module"),
         "conv_kernel_size": r.get(module_doc, "conv_kernel_size", int, "module"),
         "conv_stride": r.get(module_doc, "conv_stride", int, "module"),
+        # files written before dilated stacks have none
+        "conv_dilation": r.get(
+            {"conv_dilation": 1} | module_doc, "conv_dilation", int, "module"
+        ),
         "input_statistics": r.get(
             module_doc, "input_statistics", (bool, str), "module"
         ),
@@ -121,7 +131,12 @@ def read_module(
     if config["conv_layers"] < 0 or (
         config["conv_layers"]
         and (
-            min(config["conv_channels"], config["conv_stride"]) < 1
+            min(
+                config["conv_channels"],
+                config["conv_stride"],
+                config["conv_dilation"],
+            )
+            < 1
             or config["conv_kernel_size"] < 1
             or config["conv_kernel_size"] % 2 == 0
         )
@@ -189,7 +204,12 @@ def _check_params_match_module(
         ]
         expected |= {name: params[name] for name in names}
         if params["conv_layers"]:
-            for name in ("conv_channels", "conv_kernel_size", "conv_stride"):
+            for name in (
+                "conv_channels",
+                "conv_kernel_size",
+                "conv_stride",
+                "conv_dilation",
+            ):
                 expected[name] = params[name]
         if params["sharing"] == "mmoe":
             expected["n_experts"] = estimator._n_experts(len(task_names))
