@@ -24,14 +24,16 @@ CONFIGS = {
     "last, 2 layers, no front end": dict(summary="last", num_layers=2, conv_layers=0),
     "attention": dict(summary="attention"),
     "attention, task layers": dict(summary="attention", task_layers=1, conv_layers=0),
-    "mean, experts": dict(summary="mean", sharing="mmoe"),
+    "mean, experts, rich statistics": dict(
+        summary="mean", sharing="mmoe", input_statistics="rich"
+    ),
     "max, 3 convolutions of stride 3": dict(
         summary="max", conv_layers=3, conv_kernel_size=3, conv_stride=3
     ),
     "last, 2 task layers, stride 1": dict(summary="last", task_layers=2, conv_stride=1),
-    "rich statistics, experts": dict(input_statistics="rich", sharing="mmoe"),
-    "dilated stack, stride 2": dict(conv_layers=3, conv_kernel_size=3, conv_dilation=2),
-    "task groups, rich": dict(task_groups=[[1], [0]], input_statistics="rich"),
+    "task groups, dilated stack": dict(
+        task_groups=[[1], [0]], conv_layers=3, conv_kernel_size=3, conv_dilation=2
+    ),
 }
 
 
