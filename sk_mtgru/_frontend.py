@@ -58,6 +58,12 @@ class ConvFrontEnd(nn.Module):
             raise ValueError(f"kernel_size must be odd, got {kernel_size}.")
         if dilation < 1:
             raise ValueError(f"dilation must be at least 1, got {dilation}.")
+        if dilation ** (n_layers - 1) * (kernel_size // 2) > 2**31 - 1:
+            raise ValueError(
+                f"conv_dilation={dilation} over {n_layers} convolutions spaces the "
+                "last one's taps further apart than any sequence is long; use a "
+                "smaller conv_dilation or fewer conv_layers."
+            )
         self.stride = stride
         self.convs = nn.ModuleList(
             nn.Conv1d(

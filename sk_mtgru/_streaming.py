@@ -172,7 +172,6 @@ class StreamingPredictor:
                 "model fitted with bidirectional=False."
             )
         module.eval()  # no dropout between the GRU's layers
-        self._module = module
         self._lock = threading.RLock()
         self.reset()
 

@@ -77,6 +77,11 @@ def test_a_dilated_stack_reads_as_far_as_its_reach_and_no_further(dilation, reac
         assert bool((out[0, t] != base[0, t]).any()) == reads, step
 
 
+def test_a_dilation_beyond_any_sequence_is_a_clear_error():
+    with pytest.raises(ValueError, match="smaller conv_dilation"):
+        ConvFrontEnd(3, n_layers=4, channels=4, kernel_size=3, stride=1, dilation=10**4)
+
+
 def test_an_even_kernel_size_is_a_clear_error():
     with pytest.raises(ValueError, match="kernel_size must be odd"):
         ConvFrontEnd(n_features=3, n_layers=1, channels=4, kernel_size=4, stride=1)
