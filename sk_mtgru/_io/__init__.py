@@ -6,7 +6,7 @@
 - ``_network``: the network's description and weights;
 - ``_targets``: each kind of targets' layout, read as a ``TaskEncoding``;
 - ``_pipeline``: a pipeline's scalers;
-- ``_legacy``: what older formats leave out.
+- ``_legacy``: what older formats and files leave out.
 
 The format is specified in ``docs/file_format.rst``.
 """

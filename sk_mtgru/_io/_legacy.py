@@ -1,8 +1,9 @@
-"""What files of older formats leave out, and the values that stand for it."""
+"""What files of older formats (or older files of this one) leave out, and the
+values that stand for it."""
 
 from __future__ import annotations
 
-__all__ = ["FORMAT_1_PARAMS", "FORMAT_1_MODULE"]
+__all__ = ["ADDED_MODULE", "ADDED_PARAMS", "FORMAT_1_PARAMS", "FORMAT_1_MODULE"]
 
 # Format 1 predates these parameters: its models were built and trained as these
 # values build and train them.
@@ -23,3 +24,9 @@ FORMAT_1_MODULE = {
     "sharing": "hard",
     "n_experts": 1,
 }
+
+# Entries added to the current format after files were written with it: a file
+# without one holds a model built as this value builds it (whatever the
+# parameter's default becomes).
+ADDED_PARAMS = {"conv_dilation": 1}
+ADDED_MODULE = {"conv_dilation": 1}

@@ -40,7 +40,7 @@ from ._format import (
     read_file,
     write_file,
 )
-from ._legacy import FORMAT_1_PARAMS
+from ._legacy import ADDED_PARAMS, FORMAT_1_PARAMS
 from ._network import build_network, module_document, read_module
 from ._pipeline import pipeline_document, read_pipeline
 from ._registry import estimator_class, names, registered
@@ -279,6 +279,7 @@ def _read_params(document: dict[str, Any], r: Reader, version: int, name: str) -
     if version == 1:
         params = FORMAT_1_PARAMS | params
     known = estimator_type().get_params(deep=False)
+    params = {k: v for k, v in ADDED_PARAMS.items() if k in known} | params
     unknown = sorted(set(params) - set(known))
     if unknown:
         raise r.fail("params", f"has unknown parameter(s) {unknown}.")

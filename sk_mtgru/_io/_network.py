@@ -19,7 +19,7 @@ from .._module import SHARINGS, SUMMARIES
 from .._training import seeded_torch
 from .._validation import check_task_weights
 from ._format import Reader
-from ._legacy import FORMAT_1_MODULE
+from ._legacy import ADDED_MODULE, FORMAT_1_MODULE
 
 __all__ = ["module_document", "read_module", "build_network"]
 
@@ -92,6 +92,7 @@ def read_module(
         return _read_tagger_module(module_doc, r)
     if version == 1 and isinstance(module_doc, dict):
         module_doc = FORMAT_1_MODULE | module_doc
+    module_doc = ADDED_MODULE | module_doc
     config = {
         **_read_recurrent(module_doc, r),
         "summary": r.get(module_doc, "summary", str, "module"),
@@ -100,10 +101,7 @@ def read_module(
         "conv_channels": r.get(module_doc, "conv_channels", int, "module"),
         "conv_kernel_size": r.get(module_doc, "conv_kernel_size", int, "module"),
         "conv_stride": r.get(module_doc, "conv_stride", int, "module"),
-        # files written before dilated stacks have none
-        "conv_dilation": r.get(
-            {"conv_dilation": 1} | module_doc, "conv_dilation", int, "module"
-        ),
+        "conv_dilation": r.get(module_doc, "conv_dilation", int, "module"),
         "input_statistics": r.get(
             module_doc, "input_statistics", (bool, str), "module"
         ),
