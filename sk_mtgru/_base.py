@@ -41,6 +41,7 @@ from ._encoding import TaskEncoding
 from ._frames import check_feature_names, feature_names, set_feature_names
 from ._gru import GRU_KERNELS
 from ._io import register_estimator, save
+from ._random_features import fit_random_features
 from ._net import (
     BalancingEpochEnd,
     MultiTaskNet,
@@ -70,6 +71,7 @@ from ._validation import (
     check_sequences,
     check_task_weights,
     n_features_of,
+    sequence_lengths,
     validate_params,
     warn_if_transposed,
 )
@@ -314,6 +316,8 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             known = self._fitted_encoding()
         elif incremental and classes is not None:
             known = self._given_encoding(classes, targets, task_names)
+        if not continuing:
+            self._fit_lengths(sequence_lengths(X_checked))
         groups = self._task_groups(
             X,
             y,
@@ -460,6 +464,10 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
                     if continuing:
                         net.module_.load_state_dict(self.net_.module_.state_dict())
                         net.history = copy.deepcopy(self.net_.history)
+                    else:
+                        fit_random_features(
+                            net.module_, dataset.values, dataset.lengths
+                        )
                 self._run_epochs(net, dataset, incremental, epochs_before)
         except BaseException:
             if before is not None:
@@ -900,6 +908,10 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
         return SequenceDataset(
             values, lengths, encoded, sample_weight=weights, loss_weight=loss_weight
         )
+
+    def _fit_lengths(self, lengths: np.ndarray) -> None:
+        """Note what a new fit's network takes from its sequences' lengths
+        (nothing here)."""
 
     @abstractmethod
     def _module(

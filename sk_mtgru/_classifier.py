@@ -84,6 +84,16 @@ class MultiTaskGRUClassifier(
         the mean absolute change between steps, the slope and the lag-1
         autocorrelation -- what a linear model on summary statistics reads
         (``StreamingPredictor`` keeps a stream's steps for its percentiles).
+    random_features : int, default=0
+        Random-convolution features each head also reads, as MiniRocket computes
+        them (Dempster et al., KDD 2021): 84 fixed kernels of 9 steps at dilations
+        up to the training sequences' median length, each reading a random subset
+        of the channels, and the proportion of steps where each output exceeds a
+        bias set from a training sequence. A linear "wide" path beside the GRU's,
+        for shape-based series where convolution-first methods lead. Rounded to a
+        multiple of 84; 0 (none) by default. About 10000 is MiniRocket's count;
+        each epoch computes them again, so a fit costs more (see the user guide).
+        ``StreamingPredictor`` and ``to_onnx`` refuse such a model.
     crop_length : int or None, default=None
         Train on random crops: each epoch, every sequence longer than
         ``crop_length`` steps is replaced by a window of that many steps at a
@@ -358,6 +368,7 @@ class MultiTaskGRUClassifier(
         conv_stride: int = 2,
         conv_dilation: int = 1,
         input_statistics: bool | str = True,
+        random_features: int = 0,
         crop_length: int | None = None,
         sharing: str = "hard",
         n_experts: int | None = None,
@@ -402,6 +413,7 @@ class MultiTaskGRUClassifier(
         self.conv_stride = conv_stride
         self.conv_dilation = conv_dilation
         self.input_statistics = input_statistics
+        self.random_features = random_features
         self.crop_length = crop_length
         self.sharing = sharing
         self.n_experts = n_experts

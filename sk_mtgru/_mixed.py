@@ -136,6 +136,7 @@ task_affinity_, task_groups_, history_, net_
         conv_stride: int = 2,
         conv_dilation: int = 1,
         input_statistics: bool | str = True,
+        random_features: int = 0,
         crop_length: int | None = None,
         sharing: str = "hard",
         n_experts: int | None = None,
@@ -182,6 +183,7 @@ task_affinity_, task_groups_, history_, net_
         self.conv_stride = conv_stride
         self.conv_dilation = conv_dilation
         self.input_statistics = input_statistics
+        self.random_features = random_features
         self.crop_length = crop_length
         self.sharing = sharing
         self.n_experts = n_experts

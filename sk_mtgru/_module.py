@@ -15,6 +15,7 @@ from ._frontend import (
     statistics_kind,
 )
 from ._gru import real_steps, run_gru
+from ._random_features import RandomConvFeatures
 
 __all__ = ["MultiTaskGRU", "SHARINGS", "SUMMARIES", "pool_steps"]
 
@@ -136,6 +137,11 @@ class MultiTaskGRU(nn.Module):
         gate per task.
     n_experts : int
         Experts of ``sharing='mmoe'`` (ignored with 'hard').
+    random_features : int
+        MiniRocket-style random-convolution features each head also reads (0:
+        none); see :class:`~sk_mtgru._random_features.RandomConvFeatures`.
+    random_length : int
+        The typical training length that sets their dilations.
     """
 
     def __init__(
@@ -157,6 +163,8 @@ class MultiTaskGRU(nn.Module):
         input_statistics: bool | str = False,
         sharing: str = "hard",
         n_experts: int = 2,
+        random_features: int = 0,
+        random_length: int = 0,
     ) -> None:
         super().__init__()
         if summary not in SUMMARIES:
@@ -205,6 +213,11 @@ class MultiTaskGRU(nn.Module):
         self.gru = encoder()
         self.experts = nn.ModuleList(encoder() for _ in range(self.n_experts - 1))
         statistics_width = n_input_statistics(n_features, self._statistics_kind)
+        self.random = (
+            RandomConvFeatures(n_features, random_features, random_length)
+            if random_features
+            else None
+        )
         self.gates = nn.ModuleList(
             nn.Linear(statistics_width, self.n_experts)
             for _ in (n_classes if sharing == "mmoe" else ())
@@ -228,6 +241,8 @@ class MultiTaskGRU(nn.Module):
         head_width = width * (2 if summary == "mean_max" else 1)
         if input_statistics:
             head_width += statistics_width
+        if self.random is not None:
+            head_width += self.random.n_out
         self.heads = nn.ModuleList(nn.Linear(head_width, int(k)) for k in n_classes)
         self._statistics: torch.Tensor | None = None
 
@@ -262,13 +277,19 @@ class MultiTaskGRU(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """:meth:`shared`'s representation and the input statistics (None when
         nothing reads them)."""
+        random = getattr(self, "random", None)  # absent from earlier releases
         statistics = bool(self.input_statistics) or self.sharing == "mmoe"
         x, lengths_cpu = _real_input(
-            x, lengths, zero_padding=self.conv is not None or statistics
+            x,
+            lengths,
+            zero_padding=self.conv is not None or statistics or random is not None,
         )
         stats = (
             input_statistics(x, lengths, self._statistics_kind) if statistics else None
         )
+        if random is not None:  # the heads read them after the statistics
+            wide = random(x, lengths_cpu)
+            stats = wide if stats is None else torch.cat([stats, wide], dim=1)
         if self.conv is not None:
             x, lengths_cpu = self.conv(x, lengths_cpu)
         if self.sharing == "mmoe":  # every expert's outputs, side by side
@@ -360,6 +381,7 @@ class MultiTaskGRU(nn.Module):
             ],
             dim=1,
         )  # (batch, n_experts, width)
+        statistics = statistics[:, : self.gates[0].in_features]  # not the random
         return [
             (torch.softmax(gate(statistics), dim=1)[:, :, None] * experts).sum(1)
             for gate in self.gates
@@ -405,9 +427,13 @@ class MultiTaskGRU(nn.Module):
         summaries = self.task_summaries(shared, lengths, statistics)
         if self.training and self.dropout.p:
             summaries = [self.dropout(summary) for summary in summaries]
-        if self.input_statistics:
+        random = getattr(self, "random", None)
+        if self.input_statistics or random is not None:
             if statistics is None:
                 raise ValueError("the heads read the input statistics: pass them")
+            if not self.input_statistics and self.sharing == "mmoe":
+                # the gates' statistics come first; the heads read the rest
+                statistics = statistics[:, self.gates[0].in_features :]
             summaries = [torch.cat([s, statistics], dim=1) for s in summaries]
         return tuple(head(summary) for head, summary in zip(self.heads, summaries))
 

@@ -40,6 +40,7 @@ SEQUENCE_NETWORK = (
     "input_statistics",
     "sharing",
     "n_experts",
+    "random_features",
 )
 
 
@@ -57,6 +58,7 @@ SEQUENCE_NETWORK_CONSTRAINTS: dict = {
     "sharing": [StrOptions(set(SHARINGS))],
     "n_experts": [None, Interval(Integral, 2, None, closed="left")],
     "task_groups": [None, StrOptions({"auto"}), list, tuple],
+    "random_features": [Interval(Integral, 0, None, closed="left")],
 }
 
 
@@ -98,6 +100,12 @@ class SequenceLevelGRU(BaseMultiTaskGRU):
 
     crop_length: int | None
     task_groups: Any
+    random_features: int
+
+    def _fit_lengths(self, lengths: np.ndarray) -> None:
+        """The random features' dilations follow the training sequences' median
+        length (set by a new fit; a continued one keeps the network's)."""
+        self._random_length = int(np.median(lengths))
 
     @abstractmethod
     def _combine_windows(
@@ -132,6 +140,8 @@ class SequenceLevelGRU(BaseMultiTaskGRU):
             "input_statistics": self.input_statistics,
             "sharing": self.sharing,
             "n_experts": self._n_experts(len(n_outputs)),
+            "random_features": self.random_features,
+            "random_length": self._random_length if self.random_features else 0,
         }
         if groups is None or len(groups) == 1:
             return MultiTaskGRU, params
@@ -240,6 +250,8 @@ class SequenceLevelGRU(BaseMultiTaskGRU):
             self.n_experts
             if self.n_experts is None or module.sharing == "hard"
             else module.n_experts,
+            # the features' count, as asked (the network rounds it to 84s)
+            0 if module.random is None else module.random.n_random,
         )
 
     def _outputs(self, X_checked: Any) -> tuple[tuple[torch.Tensor, ...], np.ndarray]:
