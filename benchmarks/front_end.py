@@ -5,14 +5,19 @@ Shape-based series (ArrowHead above all) are where convolution-first methods
 lead. This script measures what the estimator's existing front-end parameters
 give there, each changed alone from the defaults: a third convolution, wider
 filters (9 steps), no striding, the 'rich' input statistics, half the
-filters (32: the cheaper front end), and dilated stacks (``conv_dilation=2``: each
+filters (32: the cheaper front end), dilated stacks (``conv_dilation=2``: each
 convolution reads steps twice as far apart as the one before, WaveNet's way to a
-wide view at little cost) of 3 and 4 convolutions. Official
+wide view at little cost) of 3 and 4 convolutions, and MiniRocket's
+random-convolution features as a wide input of the heads (``random_features``,
+about 2,000 and 10,000 of them). ``--configs`` runs some rows only (the
+defaults always, as the ratios' base). Official
 splits; every configuration on the same seeds, interleaved per seed in one
 process; test accuracy mean ± std over seeds, training accuracy, median fit time
 and its ratio to the defaults'.
 
     python benchmarks/front_end.py --seeds 0 1 2 > benchmarks/results/front_end.txt
+    python benchmarks/front_end.py --configs "random_features=2000" \
+        "random_features=10000" > benchmarks/results/front_end_random.txt
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ CONFIGS = {
     "conv_channels=32": {"conv_channels": 32},
     "3 layers dilated ×2": {"conv_layers": 3, "conv_dilation": 2},
     "4 layers dilated ×2": {"conv_layers": 4, "conv_dilation": 2},
+    "random_features=2000": {"random_features": 2000},
+    "random_features=10000": {"random_features": 10_000},
 }
 
 
@@ -54,9 +61,10 @@ def _load(name: str):
 def main(args) -> None:
     for name in args.datasets:
         X_train, y_train, X_test, y_test = _load(name)
-        rows: dict[str, list[tuple[float, float, float]]] = {c: [] for c in CONFIGS}
+        configs = {c: p for c, p in CONFIGS.items() if c in args.configs}
+        rows: dict[str, list[tuple[float, float, float]]] = {c: [] for c in configs}
         for seed in args.seeds:
-            for config, params in CONFIGS.items():  # interleaved per seed
+            for config, params in configs.items():  # interleaved per seed
                 model = make_pipeline(
                     SequenceScaler(),
                     MultiTaskGRUClassifier(random_state=seed, **params),
@@ -86,4 +94,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--datasets", nargs="+", default=DATASETS)
-    main(parser.parse_args())
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=[])
+    arguments = parser.parse_args()
+    arguments.configs = ["defaults", *(arguments.configs or list(CONFIGS)[1:])]
+    main(arguments)

@@ -41,13 +41,13 @@ from ._encoding import TaskEncoding
 from ._frames import check_feature_names, feature_names, set_feature_names
 from ._gru import GRU_KERNELS
 from ._io import register_estimator, save
-from ._random_features import fit_random_features
 from ._net import (
     BalancingEpochEnd,
     MultiTaskNet,
     TaskEpochMetrics,
     fit_task_affinity,
 )
+from ._random_features import fit_random_features
 from ._regression import numeric_column, r2_of_labelled
 from ._scoring import TaskEpochScoring, resolve_scoring
 from ._targets import Targets

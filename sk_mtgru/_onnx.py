@@ -30,6 +30,7 @@ from ._grouped import GroupedGRU
 from ._gru import real_steps, reversed_index
 from ._module import pool_steps
 from ._pipelines import split_scaler_pipeline
+from ._random_features import has_random_features
 
 __all__ = ["to_onnx"]
 
@@ -300,6 +301,12 @@ def _description(estimator: Any) -> dict[str, Any]:
             "to_onnx does not export a model with crop_length set: it predicts by "
             "averaging overlapping windows of each sequence, outside the network. "
             "Fit with crop_length=None to export it."
+        )
+    if has_random_features(estimator.net_.module_):
+        raise ValueError(
+            "to_onnx does not export a model with random_features > 0 yet: its "
+            "random-convolution features are not in the exported graph. Fit with "
+            "random_features=0 to export it."
         )
     n = estimator.n_tasks_
     kinds = list(getattr(estimator, "task_types_", None) or [])

@@ -24,7 +24,7 @@ from torch import nn
 
 from ._gru import real_steps
 
-__all__ = ["RandomConvFeatures", "fit_random_features"]
+__all__ = ["RandomConvFeatures", "fit_random_features", "has_random_features"]
 
 _N_KERNELS = 84  # the 3-of-9 positions that get weight 2
 _TAPS = 9
@@ -78,6 +78,12 @@ class RandomConvFeatures(nn.Module):
     logits as little as those of a head on a few inputs.
     """
 
+    # buffers: the kernels, the biases and the features' scaling
+    weight: torch.Tensor
+    bias: torch.Tensor
+    mean: torch.Tensor
+    scale: torch.Tensor
+
     def __init__(self, n_features: int, n_random: int, length: int) -> None:
         super().__init__()
         self.n_features = n_features
@@ -92,9 +98,12 @@ class RandomConvFeatures(nn.Module):
         self.register_buffer("scale", torch.ones(self.n_out))
 
     def _proportions(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """The unscaled features, ``(batch, n_out)``, of ``x`` zero past each end."""
-        h = x.transpose(1, 2)  # (batch, channels, steps)
+        """The unscaled features, ``(batch, n_out)``, of ``x`` (padding is read
+        as zeros)."""
         mask = real_steps(lengths.to(x.device), x.shape[1])[:, None, :, 0]
+        h = x.transpose(1, 2)  # (batch, channels, steps)
+        if not bool((lengths == x.shape[1]).all()):  # convolutions read no padding
+            h = h * mask
         n = lengths.to(x.device, x.dtype)[:, None]
         features, first = [], 0
         for j, (dilation, count) in enumerate(zip(self.dilations, self.counts)):
@@ -109,7 +118,7 @@ class RandomConvFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Standardised features, ``(batch, n_out)``, of ``x`` of shape ``(batch,
-        max_length, n_features)``, zero past each sequence's end."""
+        max_length, n_features)`` padded at the end (padding is read as zeros)."""
         return (self._proportions(x, lengths) - self.mean) / self.scale
 
     @torch.no_grad()
@@ -174,3 +183,8 @@ def fit_random_features(module: nn.Module, values: Any, lengths: torch.Tensor) -
     x = torch.from_numpy(sample)
     for features in found:
         features.fit(x, n)
+
+
+def has_random_features(module: nn.Module) -> bool:
+    """Whether any encoder of ``module`` reads random-convolution features."""
+    return any(isinstance(m, RandomConvFeatures) for m in module.modules())

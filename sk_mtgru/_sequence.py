@@ -251,7 +251,7 @@ class SequenceLevelGRU(BaseMultiTaskGRU):
             if self.n_experts is None or module.sharing == "hard"
             else module.n_experts,
             # the features' count, as asked (the network rounds it to 84s)
-            0 if module.random is None else module.random.n_random,
+            0 if getattr(module, "random", None) is None else module.random.n_random,
         )
 
     def _outputs(self, X_checked: Any) -> tuple[tuple[torch.Tensor, ...], np.ndarray]:

@@ -36,6 +36,7 @@ from ._data import check_finite_outputs, check_fits
 from ._frontend import input_statistics
 from ._grouped import GroupedGRU
 from ._pipelines import split_scaler_pipeline
+from ._random_features import has_random_features
 
 __all__ = ["StreamingPredictor"]
 
@@ -158,6 +159,12 @@ class StreamingPredictor:
                 f"This {name} predicts by averaging windows of crop_length steps "
                 "over the whole sequence, which cannot be done as steps arrive. "
                 "Stream a model fitted with crop_length=None."
+            )
+        if has_random_features(self.estimator.net_.module_):
+            raise ValueError(
+                f"This {name} reads random-convolution features of the whole "
+                "sequence, which StreamingPredictor does not compute as steps "
+                "arrive. Stream a model fitted with random_features=0."
             )
         module = self.estimator.net_.module_
         self._tagger = self.estimator._per_step

@@ -28,5 +28,5 @@ FORMAT_1_MODULE = {
 # Entries added to the current format after files were written with it: a file
 # without one holds a model built as this value builds it (whatever the
 # parameter's default becomes).
-ADDED_PARAMS = {"conv_dilation": 1}
-ADDED_MODULE = {"conv_dilation": 1}
+ADDED_PARAMS = {"conv_dilation": 1, "random_features": 0}
+ADDED_MODULE = {"conv_dilation": 1, "random_features": 0, "random_length": 0}

@@ -23,6 +23,9 @@ from ._legacy import ADDED_MODULE, FORMAT_1_MODULE
 
 __all__ = ["module_document", "read_module", "build_network"]
 
+# More random features than any network needs: a file asking for more is refused.
+_MAX_RANDOM_FEATURES = 2**20
+
 
 def module_document(module: Any, *, tagger: bool) -> dict[str, Any]:
     """The architecture of the network, as built."""
@@ -43,6 +46,7 @@ def module_document(module: Any, *, tagger: bool) -> dict[str, Any]:
         groups = module.groups
         module = module.branches[0]
     gru = module.gru
+    random = getattr(module, "random", None)  # absent from earlier releases
     return {
         "n_features": module.n_features,
         "n_classes": heads,
@@ -68,6 +72,8 @@ def module_document(module: Any, *, tagger: bool) -> dict[str, Any]:
         "input_statistics": module.input_statistics,
         "sharing": module.sharing,
         "n_experts": module.n_experts,
+        "random_features": 0 if random is None else random.n_random,
+        "random_length": 0 if random is None else random.length,
     }
 
 
@@ -107,6 +113,8 @@ def read_module(
         ),
         "sharing": r.get(module_doc, "sharing", str, "module"),
         "n_experts": r.get(module_doc, "n_experts", int, "module"),
+        "random_features": r.get(module_doc, "random_features", int, "module"),
+        "random_length": r.get(module_doc, "random_length", int, "module"),
         "task_groups": None,
     }
     if "task_groups" in module_doc:
@@ -115,6 +123,10 @@ def read_module(
         raise r.fail("module", "has an unknown sharing or an invalid n_experts.")
     if (config["sharing"] == "mmoe") != (config["n_experts"] > 1):
         raise r.fail("module", "has n_experts that do not match its sharing.")
+    if not 0 <= config["random_features"] <= _MAX_RANDOM_FEATURES or (
+        config["random_features"] > 0
+    ) != (config["random_length"] > 0):
+        raise r.fail("module", "has an invalid random_features or random_length.")
     if config["input_statistics"] not in (True, False, "rich"):
         raise r.fail("module.input_statistics", "must be true, false or 'rich'.")
     if config["summary"] not in SUMMARIES or config["task_layers"] < 0:
@@ -199,6 +211,7 @@ def _check_params_match_module(
             "conv_layers",
             "input_statistics",
             "sharing",
+            "random_features",
         ]
         expected |= {name: params[name] for name in names}
         if params["conv_layers"]:
@@ -251,6 +264,8 @@ def build_network(
     the weights it holds.
     """
     _check_params_match_module(estimator, config, task_names, r)
+    if "random_length" in config:  # the length that set the features' dilations
+        estimator._random_length = config["random_length"]
     n_outputs = config["n_classes"]
     module_class, module_params = estimator._module(
         config["n_features"], n_outputs, task_names, config.get("task_groups")
