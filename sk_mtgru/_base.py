@@ -47,7 +47,7 @@ from ._net import (
     TaskEpochMetrics,
     fit_task_affinity,
 )
-from ._random_features import fit_random_features
+from ._random_features import cache_random_features, fit_random_features
 from ._regression import numeric_column, r2_of_labelled
 from ._scoring import TaskEpochScoring, resolve_scoring
 from ._targets import Targets
@@ -468,6 +468,8 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
                         fit_random_features(
                             net.module_, dataset.values, dataset.lengths
                         )
+                if getattr(self, "crop_length", None) is None:
+                    cache_random_features(net.module_, dataset)
                 self._run_epochs(net, dataset, incremental, epochs_before)
         except BaseException:
             if before is not None:

@@ -170,6 +170,9 @@ class SequenceDataset(Dataset):
     ) -> None:
         self.values = values
         self.tensor = None
+        # Set by the estimator: each sequence's random-convolution features
+        # (never with random crops, whose features are each crop's).
+        self.wide: torch.Tensor | None = None
         if isinstance(values, np.ndarray) and values.dtype == np.float32:
             if values.flags.writeable:
                 self.tensor = torch.from_numpy(values)
@@ -226,6 +229,8 @@ class SequenceDataset(Dataset):
             values, lengths = _random_crops(values, lengths, crop_length)
             max_length = crop_length
         x = {"x": values, "lengths": lengths}
+        if self.wide is not None:  # the network's fixed features, computed once
+            x["wide"] = self.wide[index]
         x.update(
             {key: self._cut(w[index], max_length) for key, w in self.weights.items()}
         )

@@ -257,7 +257,9 @@ class MultiTaskGRU(nn.Module):
         # top: (num_directions, batch, hidden) -> (batch, num_directions * hidden)
         return top.transpose(0, 1).reshape(top.shape[1], -1)
 
-    def shared(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def shared(
+        self, x: torch.Tensor, lengths: torch.Tensor, wide: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The representation every task reads: the shared encoder's output.
 
         ``(batch, width)`` -- the state at each sequence's end -- when the tasks
@@ -268,15 +270,17 @@ class MultiTaskGRU(nn.Module):
         The input statistics, which no parameter shapes, are kept for the
         :meth:`task_logits` call that follows (training is one thread; ``forward``
         passes them along instead, so that threads may predict at once).
+        ``wide``: the random-convolution features, when already computed.
         """
-        shared, self._statistics = self.encode(x, lengths)
+        shared, self._statistics = self.encode(x, lengths, wide)
         return shared
 
     def encode(
-        self, x: torch.Tensor, lengths: torch.Tensor
+        self, x: torch.Tensor, lengths: torch.Tensor, wide: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """:meth:`shared`'s representation and the input statistics (None when
-        nothing reads them)."""
+        nothing reads them), the random-convolution features (``wide`` when
+        given: a fit computes them once) last."""
         random = getattr(self, "random", None)  # absent from earlier releases
         statistics = bool(self.input_statistics) or self.sharing == "mmoe"
         x, lengths_cpu = _real_input(
@@ -288,7 +292,8 @@ class MultiTaskGRU(nn.Module):
             input_statistics(x, lengths, self._statistics_kind) if statistics else None
         )
         if random is not None:  # the heads read them after the statistics
-            wide = random(x, lengths_cpu)
+            if wide is None:
+                wide = random(x, lengths_cpu)
             stats = wide if stats is None else torch.cat([stats, wide], dim=1)
         if self.conv is not None:
             x, lengths_cpu = self.conv(x, lengths_cpu)
@@ -438,8 +443,9 @@ class MultiTaskGRU(nn.Module):
         return tuple(head(summary) for head, summary in zip(self.heads, summaries))
 
     def forward(
-        self, x: torch.Tensor, lengths: torch.Tensor
+        self, x: torch.Tensor, lengths: torch.Tensor, wide: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, ...]:
-        """Logits of every task: a tuple of ``(batch, n_classes_k)`` tensors."""
-        shared, statistics = self.encode(x, lengths)
+        """Logits of every task: a tuple of ``(batch, n_classes_k)`` tensors
+        (``wide``: the random-convolution features, when already computed)."""
+        shared, statistics = self.encode(x, lengths, wide)
         return self.task_logits(shared, lengths, statistics)

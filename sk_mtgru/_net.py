@@ -204,7 +204,8 @@ class MultiTaskNet(NeuralNet):
             return super().infer(x, **fit_params)
         inputs = to_tensor(x, device=self.device)
         module: SharedEncoder = self.module_
-        cut.shared = module.shared(inputs["x"], inputs["lengths"])
+        wide = {"wide": inputs["wide"]} if "wide" in inputs else {}
+        cut.shared = module.shared(inputs["x"], inputs["lengths"], **wide)
         cut.detached = cut.shared.detach().requires_grad_()
         return module.task_logits(cut.detached, inputs["lengths"])
 

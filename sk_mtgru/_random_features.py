@@ -24,7 +24,12 @@ from torch import nn
 
 from ._gru import real_steps
 
-__all__ = ["RandomConvFeatures", "fit_random_features", "has_random_features"]
+__all__ = [
+    "RandomConvFeatures",
+    "cache_random_features",
+    "fit_random_features",
+    "has_random_features",
+]
 
 _N_KERNELS = 84  # the 3-of-9 positions that get weight 2
 _TAPS = 9
@@ -32,6 +37,7 @@ _MAX_DILATIONS = 32
 _GOLDEN = (math.sqrt(5) + 1) / 2
 _CHUNK = 64  # sequences convolved at once while fitting
 _SAMPLE = 512  # training sequences that set the biases and the scaling
+_CACHE_LIMIT = 2**27  # features a fit keeps at most (512 MiB); beyond, per batch
 
 
 def _kernel_weights() -> torch.Tensor:
@@ -188,3 +194,25 @@ def fit_random_features(module: nn.Module, values: Any, lengths: torch.Tensor) -
 def has_random_features(module: nn.Module) -> bool:
     """Whether any encoder of ``module`` reads random-convolution features."""
     return any(isinstance(m, RandomConvFeatures) for m in module.modules())
+
+
+def cache_random_features(module: nn.Module, dataset: Any) -> None:
+    """Compute the network's random-convolution features of every training
+    sequence once, for the batches to carry (``dataset.wide``), instead of at
+    every epoch: for a network of one encoder (a grouped one has features per
+    branch) and an in-memory dataset whose features fit in 512 MiB; else the
+    network computes them per batch."""
+    random = getattr(module, "random", None)
+    if not isinstance(random, RandomConvFeatures):
+        return
+    n = len(dataset)
+    if dataset.tensor is None or n * random.n_out > _CACHE_LIMIT:
+        return
+    device = random.weight.device
+    parts = []
+    with torch.no_grad():
+        for start in range(0, n, _CHUNK):
+            lengths = dataset.lengths[start : start + _CHUNK]
+            x = dataset.tensor[start : start + _CHUNK, : int(lengths.max())]
+            parts.append(random(x.to(device), lengths).to("cpu"))
+    dataset.wide = torch.cat(parts)

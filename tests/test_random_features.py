@@ -207,3 +207,35 @@ def test_streaming_and_onnx_refuse_a_model_with_random_features(dense_data, tmp_
         StreamingPredictor(model)
     with pytest.raises(ValueError, match="random_features=0"):
         sk_mtgru.to_onnx(model, tmp_path / "model.onnx")
+
+
+def _count_feature_passes(monkeypatch):
+    calls = []
+    proportions = RandomConvFeatures._proportions
+
+    def counted(self, x, lengths):
+        calls.append(len(x))
+        return proportions(self, x, lengths)
+
+    monkeypatch.setattr(RandomConvFeatures, "_proportions", counted)
+    return calls
+
+
+def test_a_fit_computes_the_features_once_not_every_epoch(ragged_data, monkeypatch):
+    X, Y = ragged_data
+    calls = _count_feature_passes(monkeypatch)
+    cached = small_classifier(max_iter=3, random_features=84).fit(X, Y)
+    assert calls == [len(X), len(X)]  # the scaling, then the batches' cache
+    # the same fit computing them per batch learns the same model
+    monkeypatch.setattr("sk_mtgru._random_features._CACHE_LIMIT", 0)
+    per_batch = small_classifier(max_iter=3, random_features=84).fit(X, Y)
+    assert len(calls) == 2 + 1 + 3 * 4  # the scaling, then 4 batches an epoch
+    for a, b in zip(per_batch.predict_proba(X), cached.predict_proba(X)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_random_crops_compute_the_features_of_each_crop(ragged_data, monkeypatch):
+    X, Y = ragged_data
+    calls = _count_feature_passes(monkeypatch)
+    small_classifier(max_iter=2, random_features=84, crop_length=8).fit(X, Y)
+    assert len(calls) == 1 + 2 * 4  # the scaling, then every batch's crops
