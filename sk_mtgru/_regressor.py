@@ -95,9 +95,10 @@ class MultiTaskGRURegressor(RegressorMixin, RegressionTargetsMixin, SequenceLeve
         of the channels, and the proportion of steps where each output exceeds a
         bias set from a training sequence. A linear "wide" path beside the GRU's,
         for shape-based series where convolution-first methods lead. Rounded to a
-        multiple of 84; 0 (none) by default. About 10000 is MiniRocket's count;
-        each epoch computes them again, so a fit costs more (see the user guide).
-        ``StreamingPredictor`` and ``to_onnx`` refuse such a model.
+        multiple of 84; 0 (none) by default. About 10000 is MiniRocket's count.
+        A fit computes them once for its sequences (each batch, with
+        ``crop_length`` or ``task_groups``); ``StreamingPredictor`` and
+        ``to_onnx`` refuse such a model.
     crop_length : int or None, default=None
         Train on random crops: each epoch, every sequence longer than
         ``crop_length`` steps is replaced by a window of that many steps at a

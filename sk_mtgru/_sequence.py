@@ -104,8 +104,12 @@ class SequenceLevelGRU(BaseMultiTaskGRU):
 
     def _fit_lengths(self, lengths: np.ndarray) -> None:
         """The random features' dilations follow the training sequences' median
-        length (set by a new fit; a continued one keeps the network's)."""
-        self._random_length = int(np.median(lengths))
+        length, or ``crop_length`` when shorter: the windows the network reads
+        (set by a new fit; a continued one keeps the network's)."""
+        length = int(np.median(lengths))
+        if self.crop_length is not None:
+            length = min(length, self.crop_length)
+        self._random_length = length
 
     @abstractmethod
     def _combine_windows(

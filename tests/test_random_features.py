@@ -237,5 +237,6 @@ def test_a_fit_computes_the_features_once_not_every_epoch(ragged_data, monkeypat
 def test_random_crops_compute_the_features_of_each_crop(ragged_data, monkeypatch):
     X, Y = ragged_data
     calls = _count_feature_passes(monkeypatch)
-    small_classifier(max_iter=2, random_features=84, crop_length=8).fit(X, Y)
+    model = small_classifier(max_iter=2, random_features=84, crop_length=8).fit(X, Y)
     assert len(calls) == 1 + 2 * 4  # the scaling, then every batch's crops
+    assert model.net_.module_.random.length == 8  # the windows' length, not 12
