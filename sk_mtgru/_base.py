@@ -88,6 +88,10 @@ _SOLVERS = {
 }
 
 
+# Attributes that ``_fit_lengths`` sets from a new fit's sequences.
+_FIT_LENGTHS = ("_random_length",)
+
+
 @functools.cache
 def _has_fused_step(optimizer: type, device_type: str) -> bool:
     """Whether this torch has a fused step of ``optimizer`` on ``device_type``.
@@ -316,8 +320,6 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             known = self._fitted_encoding()
         elif incremental and classes is not None:
             known = self._given_encoding(classes, targets, task_names)
-        if not continuing:
-            self._fit_lengths(sequence_lengths(X_checked))
         groups = self._task_groups(
             X,
             y,
@@ -339,18 +341,29 @@ class BaseMultiTaskGRU(BaseEstimator, ABC):
             if incremental and continuing
             else self._batch_size(len(dataset), self.early_stopping and not incremental)
         )
-        with torch_threads(self._threads(batch_size)):
-            net, epochs_before = self._train(
-                dataset,
-                n_features=n_features_of(X_checked),
-                encoding=encoding,
-                task_names=task_names,
-                task_weights=task_weights,
-                device=device,
-                incremental=incremental,
-                continuing=continuing,
-                groups=groups,
-            )
+        # What the network takes from the lengths is set for the new network
+        # only: a failed fit leaves the fitted model's as it was.
+        fitted_lengths = {k: v for k, v in vars(self).items() if k in _FIT_LENGTHS}
+        if not continuing:
+            self._fit_lengths(sequence_lengths(X_checked))
+        try:
+            with torch_threads(self._threads(batch_size)):
+                net, epochs_before = self._train(
+                    dataset,
+                    n_features=n_features_of(X_checked),
+                    encoding=encoding,
+                    task_names=task_names,
+                    task_weights=task_weights,
+                    device=device,
+                    incremental=incremental,
+                    continuing=continuing,
+                    groups=groups,
+                )
+        except BaseException:
+            for key in _FIT_LENGTHS:
+                self.__dict__.pop(key, None)
+            self.__dict__.update(fitted_lengths)
+            raise
         return self._set_fitted(
             net,
             n_iter=len(net.history) - epochs_before,

@@ -12,6 +12,7 @@ from sk_mtgru import (
 )
 from sk_mtgru._module import MultiTaskGRU
 from sk_mtgru._random_features import RandomConvFeatures, dilations
+from sk_mtgru.exceptions import TrainingDivergedError
 
 from .conftest import small_classifier
 from .test_safe_format import _read, _write
@@ -240,3 +241,14 @@ def test_random_crops_compute_the_features_of_each_crop(ragged_data, monkeypatch
     model = small_classifier(max_iter=2, random_features=84, crop_length=8).fit(X, Y)
     assert len(calls) == 1 + 2 * 4  # the scaling, then every batch's crops
     assert model.net_.module_.random.length == 8  # the windows' length, not 12
+
+
+def test_a_failed_refit_keeps_the_fitted_networks_feature_length(ragged_data):
+    X, Y = ragged_data
+    clf = small_classifier(max_iter=1, random_features=84).fit(X, Y)
+    clf.set_params(learning_rate_init=1e37)
+    with pytest.raises(TrainingDivergedError):  # a new fit on longer sequences
+        clf.fit([np.tile(s, (3, 1)) for s in X], Y)
+    clf.set_params(learning_rate_init=1e-3)
+    assert clf._random_length == clf.net_.module_.random.length == 12
+    clf.set_params(warm_start=True).fit(X, Y)  # continues the fitted network
