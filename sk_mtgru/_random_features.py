@@ -37,6 +37,7 @@ _MAX_DILATIONS = 32
 _GOLDEN = (math.sqrt(5) + 1) / 2
 _CHUNK = 64  # sequences convolved at once while fitting
 _SAMPLE = 512  # training sequences that set the biases and the scaling
+_COMPARED = 2**25  # outputs compared with biases at once (memory, not speed)
 _CACHE_LIMIT = 2**27  # features a fit keeps at most (512 MiB); beyond, per batch
 
 
@@ -115,10 +116,19 @@ class RandomConvFeatures(nn.Module):
         for j, (dilation, count) in enumerate(zip(self.dilations, self.counts)):
             weight = self.weight[j * _N_KERNELS : (j + 1) * _N_KERNELS]
             out = torch.conv1d(h, weight, padding=4 * dilation, dilation=dilation)
-            bias = self.bias[first : first + _N_KERNELS * count]
+            bias = self.bias[first : first + _N_KERNELS * count].view(_N_KERNELS, -1)
             first += _N_KERNELS * count
-            above = out[:, :, None, :] > bias.view(_N_KERNELS, count, 1)
-            positive = (above & mask[:, :, None, :]).sum(dim=-1).to(x.dtype)
+            # the biases a few at a time: the comparisons stay within _COMPARED
+            step = max(1, _COMPARED // max(out.numel(), 1))
+            positive = torch.cat(
+                [
+                    (out[:, :, None, :] > part[:, :, None])
+                    .logical_and_(mask[:, :, None, :])
+                    .sum(dim=-1)
+                    for part in bias.split(step, dim=1)
+                ],
+                dim=2,
+            ).to(x.dtype)
             features.append(positive.flatten(1) / n)
         return torch.cat(features, dim=1)
 

@@ -252,3 +252,12 @@ def test_a_failed_refit_keeps_the_fitted_networks_feature_length(ragged_data):
     clf.set_params(learning_rate_init=1e-3)
     assert clf._random_length == clf.net_.module_.random.length == 12
     clf.set_params(warm_start=True).fit(X, Y)  # continues the fitted network
+
+
+def test_long_sequences_compare_a_few_biases_at_a_time_to_the_same_features(
+    monkeypatch,
+):
+    features, x, lengths = _fitted_features(n_random=840)
+    at_once = features(x, lengths)
+    monkeypatch.setattr("sk_mtgru._random_features._COMPARED", 1)  # bias by bias
+    torch.testing.assert_close(features(x, lengths), at_once, rtol=0, atol=0)
