@@ -62,6 +62,32 @@ def dilations(n_random: int, length: int) -> tuple[list[int], list[int]]:
     return [int(d) for d in spread], [int(c) for c in counts]
 
 
+def _positive(out: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """How many real steps of each output exceed each of its kernel's biases,
+    ``(batch, 84, count)``, of ``out`` ``(batch, 84, steps)``, ``mask`` ``(batch,
+    1, steps)`` and ``bias`` ``(84, count)``.
+
+    Many biases per kernel (short sequences) sort each output once and look the
+    biases up, ``steps·log(steps)`` per output; a few compare them directly,
+    ``count·steps``, a few biases at a time so that the comparisons stay within
+    ``_COMPARED``. Both count exactly the steps where ``output > bias``."""
+    steps = out.shape[-1]
+    if bias.shape[1] > math.log2(max(steps, 2)):
+        ordered = out.masked_fill(~mask, -math.inf).sort(dim=-1).values
+        above = bias.expand(len(out), -1, -1).contiguous()
+        return steps - torch.searchsorted(ordered, above, right=True)
+    step = max(1, _COMPARED // max(out.numel(), 1))
+    return torch.cat(
+        [
+            (out[:, :, None, :] > part[:, :, None])
+            .logical_and_(mask[:, :, None, :])
+            .sum(dim=-1)
+            for part in bias.split(step, dim=1)
+        ],
+        dim=2,
+    )
+
+
 class RandomConvFeatures(nn.Module):
     """MiniRocket's features of each sequence, standardised.
 
@@ -118,18 +144,7 @@ class RandomConvFeatures(nn.Module):
             out = torch.conv1d(h, weight, padding=4 * dilation, dilation=dilation)
             bias = self.bias[first : first + _N_KERNELS * count].view(_N_KERNELS, -1)
             first += _N_KERNELS * count
-            # the biases a few at a time: the comparisons stay within _COMPARED
-            step = max(1, _COMPARED // max(out.numel(), 1))
-            positive = torch.cat(
-                [
-                    (out[:, :, None, :] > part[:, :, None])
-                    .logical_and_(mask[:, :, None, :])
-                    .sum(dim=-1)
-                    for part in bias.split(step, dim=1)
-                ],
-                dim=2,
-            ).to(x.dtype)
-            features.append(positive.flatten(1) / n)
+            features.append(_positive(out, mask, bias).to(x.dtype).flatten(1) / n)
         return torch.cat(features, dim=1)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ from sk_mtgru import (
     StreamingPredictor,
 )
 from sk_mtgru._module import MultiTaskGRU
-from sk_mtgru._random_features import RandomConvFeatures, dilations
+from sk_mtgru._random_features import RandomConvFeatures, _positive, dilations
 from sk_mtgru.exceptions import TrainingDivergedError
 
 from .conftest import small_classifier
@@ -28,8 +28,11 @@ def _fitted_features(n_features=2, n_random=168, length=20, seed=0):
     return features, x, lengths
 
 
-def test_each_feature_is_the_share_of_real_steps_where_a_kernel_exceeds_its_bias():
-    features, x, lengths = _fitted_features()
+@pytest.mark.parametrize("n_random", [168, 840])  # biases compared / looked up
+def test_each_feature_is_the_share_of_real_steps_where_a_kernel_exceeds_its_bias(
+    n_random,
+):
+    features, x, lengths = _fitted_features(n_random=n_random)
     got = features._proportions(x, lengths)
     # the same by hand, with numpy, for the first kernel at every dilation
     first = 0
@@ -257,7 +260,20 @@ def test_a_failed_refit_keeps_the_fitted_networks_feature_length(ragged_data):
 def test_long_sequences_compare_a_few_biases_at_a_time_to_the_same_features(
     monkeypatch,
 ):
-    features, x, lengths = _fitted_features(n_random=840)
+    features, x, lengths = _fitted_features(n_random=336)  # 2 biases a dilation
     at_once = features(x, lengths)
     monkeypatch.setattr("sk_mtgru._random_features._COMPARED", 1)  # bias by bias
     torch.testing.assert_close(features(x, lengths), at_once, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("count", [2, 20])  # compared, or sorted and looked up
+def test_steps_above_a_bias_are_counted_strictly_and_only_on_real_steps(count):
+    generator = torch.Generator().manual_seed(0)
+    out = torch.randint(-3, 4, (5, 84, 16), generator=generator).float()  # ties
+    bias = torch.randint(-3, 4, (84, count), generator=generator).float()
+    lengths = torch.tensor([16, 3, 9, 1, 12])
+    mask = (torch.arange(16)[None, :] < lengths[:, None])[:, None, :]
+    got = _positive(out, mask, bias)
+    for i, n in enumerate(lengths.tolist()):
+        expected = (out[i, :, None, :n] > bias[:, :, None]).sum(dim=-1)
+        assert torch.equal(got[i], expected)
