@@ -62,7 +62,9 @@ def dilations(n_random: int, length: int) -> tuple[list[int], list[int]]:
     return [int(d) for d in spread], [int(c) for c in counts]
 
 
-def _positive(out: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+def _positive(
+    out: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor
+) -> torch.Tensor:
     """How many real steps of each output exceed each of its kernel's biases,
     ``(batch, 84, count)``, of ``out`` ``(batch, 84, steps)``, ``mask`` ``(batch,
     1, steps)`` and ``bias`` ``(84, count)``.
